@@ -1,0 +1,103 @@
+// Types shared across phases. Types that mirror external JSON (buildx metadata,
+// imagetools manifests, trivy reports) live under src/types/ next to their guards.
+
+/** A normalised target platform, e.g. { os: 'linux', arch: 'arm', variant: 'v7' }. */
+export interface Platform {
+  os: string;
+  arch: string;
+  variant?: string;
+  /** Canonical string form: `os/arch[/variant]`, e.g. `linux/arm/v7`. */
+  id: string;
+}
+
+/** A parsed image reference (OCI distribution grammar). */
+export interface ImageRef {
+  /** Registry host[:port], e.g. `ghcr.io`, `127.0.0.1:5000`, `docker.io`. */
+  registry: string;
+  /** Repository path without the registry, e.g. `org/app`, `library/alpine`. */
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+export type Tristate = 'auto' | 'true' | 'false';
+export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+export type FailOn = 'critical' | 'high' | 'medium' | 'low' | 'none';
+
+export interface RegistryAuth {
+  registry: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * Every action input, parsed and validated once by getInputs(). Keyed by the
+ * action.yml names (camel-cased).
+ */
+export interface Inputs {
+  // build
+  context: string;
+  file: string;
+  platforms: Platform[];
+  /** platform id -> Dockerfile path, from `platform-files`. */
+  platformFiles: Record<string, string>;
+  buildArgs: string[];
+  labels: string[];
+  annotations: string[];
+  target: string;
+  secrets: string[];
+  cacheFrom: string[];
+  cacheTo: string[];
+  noCache: boolean;
+  provenance: string;
+  sbom: string;
+  image: string;
+  /** Full references for the manifest list (bare tags already expanded against `image`). */
+  tags: string[];
+  /** Resolved from `push` (auto -> false on pull_request / pull_request_target). */
+  push: boolean;
+  // qemu
+  qemu: Tristate;
+  qemuImage: string;
+  // builder
+  builder: string;
+  driver: string;
+  driverOpts: string[];
+  endpoint: string;
+  buildkitdConfig: string;
+  buildkitdConfigInline: string;
+  buildxVersion: string;
+  /** 0 means all platforms at once. */
+  maxParallel: number;
+  // scan
+  scan: boolean;
+  severity: Severity[];
+  failOn: FailOn;
+  ignoreUnfixed: boolean;
+  trivyignores: string[];
+  scanners: string[];
+  trivyVersion: string;
+  trivyBaseUrl: string;
+  trivyDbRepository: string;
+  trivyCacheDir: string;
+  sarif: string;
+  // promote
+  promoteTo: string[];
+  registryAuth: RegistryAuth[];
+  platformTags: string;
+}
+
+/** The result of one platform's build. */
+export interface PlatformBuild {
+  platform: Platform;
+  /** Image-manifest digest (never an index or attestation). */
+  digest: string;
+  /** `<image>@<digest>` when pushed; an OCI layout path when not. */
+  ref: string;
+  /** Present when built to a local OCI layout (push: false). */
+  ociLayout?: string;
+  seconds: number;
+  /** Sum of config and layer sizes of the image manifest, in bytes. */
+  size: number;
+  emulated: boolean;
+}

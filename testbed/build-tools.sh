@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds the pinned Go tools (buildx, buildkitd, buildctl, trivy, act, regctl)
+# from the Go module proxy into $CACHE_DIR/tools/<name>/<version>/, then links
+# them into $TOOLS_BIN. A tool whose cache entry exists is not rebuilt.
+source "$(dirname "$0")/lib/common.sh"
+
+tool_dir() { printf '%s/tools/%s/%s' "$CACHE_DIR" "$1" "$2"; }
+
+# have NAME VERSION BINARY...: true when every binary is cached.
+have() {
+  local dir; dir=$(tool_dir "$1" "$2"); shift 2
+  local b; for b in "$@"; do [ -x "$dir/$b" ] || return 1; done
+}
+
+# go_install NAME VERSION PACKAGE [go build flags...]
+go_install() {
+  local name=$1 version=$2 pkg=$3; shift 3
+  local dir; dir=$(tool_dir "$name" "$version")
+  local bin=${pkg##*/}
+  if have "$name" "$version" "$bin"; then return 0; fi
+  log "building $name $version ($pkg)"
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install -trimpath "$@" "$pkg@$version"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+}
+
+build_buildx() {
+  local v=$BUILDX_VERSION
+  go_install buildx "$v" github.com/docker/buildx/cmd/buildx \
+    -ldflags "-s -w -X github.com/docker/buildx/version.Version=$v -X github.com/docker/buildx/version.Revision=$BUILDX_REVISION -X github.com/docker/buildx/version.Package=github.com/docker/buildx"
+}
+
+# buildkit's go.mod has exclude directives, which `go install pkg@version`
+# refuses, so build from a scratch module that requires it and repeats them.
+build_buildkit() {
+  local v=$BUILDKIT_VERSION dir; dir=$(tool_dir buildkit "$v")
+  have buildkit "$v" buildkitd buildctl && return 0
+  log "building buildkitd and buildctl $v"
+  local mod="$CACHE_DIR/src/buildkit-$v"
+  rm -rf "$mod"; mkdir -p "$mod"
+  (
+    cd "$mod"
+    go mod init testbed/buildkit >/dev/null 2>&1
+    # Repeat buildkit's own exclude lines so version selection matches it.
+    go mod download -json "github.com/moby/buildkit@$v" >/dev/null
+    local gomod; gomod=$(go mod download -json "github.com/moby/buildkit@$v" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+    grep -E '^exclude ' "$gomod" | while read -r _ m ver; do go mod edit -exclude="$m@$ver"; done
+    sed -n '/^exclude (/,/^)/p' "$gomod" | grep -vE '^exclude \(|^\)' | while read -r m ver; do
+      [ -n "$m" ] && go mod edit -exclude="$m@$ver"; done
+    cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/moby/buildkit/cmd/buildctl"
+	_ "github.com/moby/buildkit/cmd/buildkitd"
+)
+GO
+    go get "github.com/moby/buildkit/cmd/buildkitd@$v" "github.com/moby/buildkit/cmd/buildctl@$v" >/dev/null
+    mkdir -p "$dir.tmp"
+    local ld="-s -w -X github.com/moby/buildkit/version.Version=$v -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
+    go build -mod=mod -trimpath -tags 'osusergo netgo static_build seccomp' -ldflags "$ld" -o "$dir.tmp/buildkitd" github.com/moby/buildkit/cmd/buildkitd
+    go build -mod=mod -trimpath -ldflags "$ld" -o "$dir.tmp/buildctl" github.com/moby/buildkit/cmd/buildctl
+  )
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+}
+
+build_trivy() {
+  GOEXPERIMENT=jsonv2 go_install trivy "$TRIVY_VERSION" github.com/aquasecurity/trivy/cmd/trivy \
+    -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}"
+}
+build_act() {
+  go_install act "$ACT_VERSION" github.com/nektos/act \
+    -ldflags "-s -w -X main.version=${ACT_VERSION#v}"
+}
+build_regctl() {
+  go_install regctl "$REGCTL_VERSION" github.com/regclient/regclient/cmd/regctl -ldflags "-s -w"
+}
+
+link() { # link NAME VERSION BINARY [LINKNAME]
+  ln -sf "$(tool_dir "$1" "$2")/$3" "$TOOLS_BIN/${4:-$3}"
+}
+
+main() {
+  local only=${1:-all}
+  case $only in
+    all) build_buildx; build_buildkit; build_regctl; build_act; build_trivy ;;
+    *) "build_$only" ;;
+  esac
+  link buildx "$BUILDX_VERSION" buildx
+  link buildkit "$BUILDKIT_VERSION" buildkitd
+  link buildkit "$BUILDKIT_VERSION" buildctl
+  [ "$only" = all ] || return 0
+  link trivy "$TRIVY_VERSION" trivy
+  link act "$ACT_VERSION" act
+  link regctl "$REGCTL_VERSION" regctl
+  mkdir -p "$HOME/.docker/cli-plugins"
+  ln -sf "$(tool_dir buildx "$BUILDX_VERSION")/buildx" "$HOME/.docker/cli-plugins/docker-buildx"
+}
+main "$@"
