@@ -44,9 +44,13 @@ build_buildkit() {
     # Repeat buildkit's own exclude lines so version selection matches it.
     go mod download -json "github.com/moby/buildkit@$v" >/dev/null
     local gomod; gomod=$(go mod download -json "github.com/moby/buildkit@$v" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
-    grep -E '^exclude ' "$gomod" | while read -r _ m ver; do go mod edit -exclude="$m@$ver"; done
-    sed -n '/^exclude (/,/^)/p' "$gomod" | grep -vE '^exclude \(|^\)' | while read -r m ver; do
-      [ -n "$m" ] && go mod edit -exclude="$m@$ver"; done
+    # Single-line `exclude m v` and block `exclude ( ... )` forms; comments dropped.
+    sed -e 's,//.*,,' "$gomod" | awk '
+      /^exclude \(/ { inblock = 1; next }
+      inblock && /^\)/ { inblock = 0; next }
+      inblock && NF == 2 { print $1 "@" $2; next }
+      /^exclude [^(]/ && NF == 3 { print $2 "@" $3 }' |
+      while read -r mv; do go mod edit -exclude="$mv"; done
     cat > tools.go <<'GO'
 //go:build tools
 
