@@ -1,0 +1,39 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo          bring the test bed up and run the action on examples/hello"
+	@echo "make test          bring the test bed up, then run every test"
+	@echo "make testbed-up    install and start the test bed (idempotent)"
+	@echo "make testbed-down  stop what testbed-up started (caches kept)"
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+testbed-up:
+	bash testbed/up.sh
+
+testbed-down:
+	bash testbed/down.sh
+
+build: node_modules
+	npm run build
+
+# dist/ is committed; CI fails when a rebuild changes it.
+check-dist: build
+	@git diff --exit-code --stat -- dist/ || { echo "dist/ is stale: run 'make build' and commit dist/"; exit 1; }
+
+unit: node_modules
+	npm run test:unit -- --coverage
+
+e2e: node_modules testbed-up
+	source .testbed/env && npm run test:e2e
+
+test: node_modules testbed-up check-dist unit e2e
+
+demo: node_modules testbed-up
+	bash testbed/demo.sh
+
+.PHONY: help testbed-up testbed-down build check-dist unit e2e test demo
