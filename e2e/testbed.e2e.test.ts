@@ -1,0 +1,107 @@
+// The test bed itself: real BuildKit, buildx, QEMU, registries and trivy.
+import { describe, expect, it, beforeAll } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bed, getManifest, imageFile, indexPlatforms, uniqueRepo } from './testbed.js';
+
+function sh(cmd: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe('test bed', () => {
+  const repo = uniqueRepo('smoke');
+  const builder = `smoke-${process.pid}`;
+  let ref = '';
+
+  beforeAll(() => {
+    sh('docker', ['buildx', 'create', '--name', builder, '--driver', 'remote', bed.buildkitEndpoint]);
+    try {
+      ref = `${bed.registry}/${repo}:1`;
+      sh('docker', ['buildx', 'build', '--builder', builder, '--platform', 'linux/amd64,linux/arm64,linux/arm/v7',
+        '--provenance=false', '-t', ref, '--push', path.join(bed.contexts, 'vulnapp')]);
+    } finally {
+      sh('docker', ['buildx', 'rm', builder]);
+    }
+  });
+
+  it('buildx pushes an index with exactly amd64, arm64 and arm/v7 through the remote builder', async () => {
+    const index = await getManifest(bed.registry, repo, '1');
+    expect(index && indexPlatforms(index)).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
+  });
+
+  it.each([
+    ['linux/amd64', 'x86_64'],
+    ['linux/arm64', 'aarch64'],
+    ['linux/arm/v7', 'armv7l'],
+  ])('the RUN step of %s ran on a %s CPU (QEMU for foreign ones)', (platform, machine) => {
+    expect(imageFile(ref, '/etc/build-arch', platform)).toBe(machine);
+  });
+
+  describe('trivy with the DB from registry A', () => {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));
+    const offline = ['--skip-version-check', '--disable-telemetry', '--cache-dir', cache];
+
+    function scan(platform: string): { Results?: { Vulnerabilities?: { VulnerabilityID: string; PkgName: string }[] }[] } {
+      const out = sh('trivy', ['image', '--image-src', 'remote', '--platform', platform, '--skip-db-update',
+        '--skip-java-db-update', '--offline-scan', '--format', 'json', '--quiet', ...offline, ref]);
+      return JSON.parse(out) as ReturnType<typeof scan>;
+    }
+    const ids = (r: ReturnType<typeof scan>) =>
+      (r.Results ?? []).flatMap((x) => x.Vulnerabilities ?? []).map((v) => `${v.VulnerabilityID}:${v.PkgName}`).sort();
+
+    beforeAll(() => {
+      sh('trivy', ['image', '--download-db-only', '--db-repository', bed.trivyDbRepository, '--no-progress', ...offline]);
+    });
+
+    it('downloads the DB artifact through trivy\'s own download path', () => {
+      const meta = JSON.parse(fs.readFileSync(path.join(cache, 'db', 'metadata.json'), 'utf8')) as { Version: number };
+      expect(meta.Version).toBe(2);
+    });
+
+    it('reports the arm64-only vulnerability on arm64', () => {
+      expect(ids(scan('linux/arm64'))).toContain('CVE-2099-10001:busybox');
+    });
+
+    it('does not report it on amd64, which still has the all-platform finding', () => {
+      const found = ids(scan('linux/amd64'));
+      expect(found).not.toContain('CVE-2099-10001:busybox');
+      expect(found).toContain('CVE-2099-10002:ssl_client');
+    });
+  });
+});
+
+describe('registry B', () => {
+  const src = `${bed.registry}/${uniqueRepo('authsrc')}:1`;
+  beforeAll(() => {
+    sh('regctl', ['artifact', 'put', '--artifact-type', 'application/vnd.testbed.note', src], {});
+  });
+
+  it('refuses an unauthenticated push', () => {
+    const r = spawnSync('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--dest-no-creds',
+      `docker://${src}`, `docker://${bed.authRegistry}/${uniqueRepo('noauth')}:1`], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/unauthorized|authentication required/i);
+  });
+
+  it('accepts an authenticated push', () => {
+    const r = spawnSync('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false',
+      '--dest-creds', `${bed.authUser}:${bed.authPassword}`,
+      `docker://${src}`, `docker://${bed.authRegistry}/${uniqueRepo('auth')}:1`], { encoding: 'utf8' });
+    expect(r.stderr).toBe(r.status === 0 ? r.stderr : '');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('network exposure', () => {
+  // Sockets whose owner is not visible here (no `users:` field) belong to the
+  // sandbox outside this PID namespace, not to anything the test bed started.
+  it('every listening socket of a process on this machine is on loopback', () => {
+    const lines = sh('ss', ['-Hltnp']).split('\n').filter((l) => l.includes('users:'));
+    const local = lines.map((l) => l.trim().split(/\s+/)[3] ?? '');
+    expect(local).toEqual(expect.arrayContaining([`${bed.registry}`, `${bed.authRegistry}`]));
+    const exposed = local.filter((addr) => !/^(127\.\d+\.\d+\.\d+|\[::1\]|\[::ffff:127\.[\d.]+\]):\d+$/.test(addr));
+    expect(exposed).toEqual([]);
+  });
+});
