@@ -67,6 +67,8 @@ export interface Inputs {
   buildkitdConfig: string;
   buildkitdConfigInline: string;
   buildxVersion: string;
+  /** Where buildx releases are downloaded from (no trailing slash). */
+  buildxBaseUrl: string;
   /** 0 means all platforms at once. */
   maxParallel: number;
   // scan
@@ -92,6 +94,12 @@ export interface PlatformBuild {
   platform: Platform;
   /** Image-manifest digest (never an index or attestation). */
   digest: string;
+  /**
+   * What the build pushed or wrote: the same as `digest`, or the digest of a
+   * per-platform index that also holds attestation manifests (provenance/SBOM).
+   * The manifest list is made from these, so attestations are carried along.
+   */
+  pushedDigest: string;
   /** `<image>@<digest>` when pushed; an OCI layout path when not. */
   ref: string;
   /** Present when built to a local OCI layout (push: false). */
