@@ -32,11 +32,12 @@ function errorOf(fn: () => unknown): InputError {
   throw new Error('expected an InputError');
 }
 
-const IMAGE = { image: 'ghcr.io/org/app' };
+// Pushing needs an image and at least one tag for the manifest list.
+const IMAGE = { image: 'ghcr.io/org/app', tags: '1.0' };
 const SHA = `sha256:${'a'.repeat(64)}`;
 
 describe('parseInputs: defaults', () => {
-  it('fills every input with its default when only image is given on push', () => {
+  it('fills every input with its default when only image and a tag are given on push', () => {
     const expected: Inputs = {
       context: '.',
       file: 'Dockerfile',
@@ -56,7 +57,7 @@ describe('parseInputs: defaults', () => {
       provenance: 'false',
       sbom: 'false',
       image: 'ghcr.io/org/app',
-      tags: [],
+      tags: ['ghcr.io/org/app:1.0'],
       push: true,
       qemu: 'auto',
       qemuImage: 'docker.io/tonistiigi/binfmt:qemu-v9.2.2-52',
@@ -301,6 +302,7 @@ describe('parseInputs: bad inputs', () => {
     ['trivy-version', '"latest"', { 'trivy-version': 'latest' }],
     ['trivy-base-url', '"not a url"', { 'trivy-base-url': 'not a url' }],
     ['trivy-db-repository', '"ghcr.io/Aqua/db"', { 'trivy-db-repository': 'ghcr.io/Aqua/db' }],
+    ['tags', 'push is true', { tags: '' }],
     ['sarif', '"out"', { sarif: 'out', scan: 'false' }],
     ['sarif', '"sarif-file"', { sarif: 'sarif-file' }],
     ['promote-to', '"quay.io/org/app:1"', { 'promote-to': 'quay.io/org/app:1' }, 'pull_request'],

@@ -149,6 +149,7 @@ export function parseInputs(get: (name: string) => string, env: InputEnv): Input
   const push = resolvePush(parseTristate('push', line('push')), env.eventName);
   const image = parseImage(line('image'), push);
   const tags = parseTags(list('tags'), image);
+  if (push && tags.length === 0) fail('tags', 'is empty but push is true: the manifest list needs at least one tag (e.g. 1.2.3 or latest)');
 
   // qemu
   const qemu = parseTristate('qemu', line('qemu'));
