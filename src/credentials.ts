@@ -1,0 +1,64 @@
+// Registry credentials live in a DOCKER_CONFIG made for this run: buildx,
+// imagetools and trivy all read it. The directory is deleted by main when it
+// ends and again by the post step. Secrets are masked before anything runs.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RegistryAuth } from './types.js';
+
+/** Docker's config key for Docker Hub. */
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+
+export function authKey(registry: string): string {
+  return registry === 'docker.io' || registry === 'index.docker.io' || registry === 'registry-1.docker.io' ? DOCKER_HUB_KEY : registry;
+}
+
+export function authString(auth: RegistryAuth): string {
+  return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+}
+
+/**
+ * The config.json for the run: the user's own config (kept so earlier logins
+ * and credential helpers still work) with our `auths` laid over it.
+ */
+export function dockerConfigJson(auths: readonly RegistryAuth[], existing?: string): string {
+  let base: Record<string, unknown> = {};
+  if (existing) {
+    try {
+      const parsed: unknown = JSON.parse(existing);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) base = parsed as Record<string, unknown>;
+    } catch {
+      base = {};
+    }
+  }
+  const prior = typeof base.auths === 'object' && base.auths !== null ? (base.auths as Record<string, unknown>) : {};
+  const merged: Record<string, unknown> = { ...prior };
+  for (const a of auths) merged[authKey(a.registry)] = { auth: authString(a) };
+  return JSON.stringify({ ...base, auths: merged }, null, 2);
+}
+
+export interface RunDockerConfig {
+  /** Environment for every docker/buildx/trivy process of the run. */
+  env: Record<string, string>;
+  dir: string;
+}
+
+/**
+ * Writes the run's DOCKER_CONFIG under `tempDir`. The docker CLI finds plugins
+ * (buildx) and buildx finds builders under DOCKER_CONFIG, so the plugins folder
+ * is linked back and BUILDX_CONFIG pinned to the user's own.
+ */
+export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[], userDir = defaultDockerConfigDir()): RunDockerConfig {
+  const dir = path.join(tempDir, 'docker-config');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const userConfig = path.join(userDir, 'config.json');
+  const existing = fs.existsSync(userConfig) ? fs.readFileSync(userConfig, 'utf8') : undefined;
+  fs.writeFileSync(path.join(dir, 'config.json'), dockerConfigJson(auths, existing), { mode: 0o600 });
+  const plugins = path.join(userDir, 'cli-plugins');
+  if (fs.existsSync(plugins)) fs.symlinkSync(plugins, path.join(dir, 'cli-plugins'));
+  const buildxDir = process.env.BUILDX_CONFIG || path.join(userDir, 'buildx');
+  return { dir, env: { DOCKER_CONFIG: dir, BUILDX_CONFIG: buildxDir } };
+}
+
+export function defaultDockerConfigDir(): string {
+  return process.env.DOCKER_CONFIG || path.join(process.env.HOME || '/root', '.docker');
+}

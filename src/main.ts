@@ -1,0 +1,198 @@
+// The action's main step: the list of phases. Each phase is one call into its
+// module; `runPipeline` takes its dependencies so the orchestration is tested.
+import * as core from '@actions/core';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { getInputs } from './context.js';
+import { execCommand, type Exec } from './exec.js';
+import { setupQemu, planQemu, readBinfmtEntries, type BinfmtEntry } from './qemu.js';
+import { ensureBuilder } from './buildx/builder.js';
+import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
+import { writeDockerConfig } from './credentials.js';
+import { buildAll, type BuildPhaseResult } from './phases/build.js';
+import { createScanner, gateError, type Scanner } from './phases/scan.js';
+import { createManifestList } from './phases/index-list.js';
+import { promote } from './phases/promote.js';
+import { renderSummary, type RunReport } from './summary.js';
+import { saveState, type PostState } from './state.js';
+import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
+import type { Inputs } from './types.js';
+
+export interface Logger {
+  info(message: string): void;
+  warning(message: string): void;
+  debug(message: string): void;
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface PipelineDeps {
+  exec: Exec;
+  log: Logger;
+  /** This run's own temporary directory (metadata files, DOCKER_CONFIG, reports). */
+  tempDir: string;
+  /** Node's process.arch of the host. */
+  hostArch: string;
+  readBinfmt(): Promise<BinfmtEntry[]>;
+  /** Name for a builder this run creates. */
+  builderName: string;
+  ensureBuildx(): Promise<void>;
+  /** Path of a trivy binary of the wanted version. */
+  ensureTrivy(): Promise<string>;
+  setOutput(name: string, value: string): void;
+  writeSummary(markdown: string): Promise<void>;
+  saveState(state: PostState): void;
+}
+
+/** Thrown after the summary is written, so the job fails with this message. */
+export class PipelineError extends Error {}
+
+export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<RunReport> {
+  const { log } = deps;
+  const state: PostState = { tempDir: deps.tempDir };
+  deps.saveState(state);
+  const env = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth).env : {};
+  const exec: Exec = (cmd, args, opts = {}) => deps.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+
+  const qemu = await log.group('QEMU', async () => {
+    const plan = planQemu(inputs.qemu, inputs.platforms, deps.hostArch, await deps.readBinfmt());
+    return setupQemu(exec, plan, { qemuImage: inputs.qemuImage, log: (m) => log.info(m) });
+  });
+
+  const builder = await log.group('Builder', async () => {
+    await deps.ensureBuildx();
+    const configFile = inlineBuildkitdConfig(inputs, deps.tempDir);
+    const b = await ensureBuilder(exec, inputs, { name: deps.builderName, ...(configFile ? { configFile } : {}) });
+    if (b.created) deps.saveState({ ...state, builder: b.name });
+    log.info(`${b.created ? 'created' : 'using'} builder ${b.name} (${b.info.driver})`);
+    return b;
+  });
+
+  // The scanner installs trivy and downloads the DB once, while builds run.
+  const scanner: Scanner | undefined = inputs.scan ? createScanner(exec, inputs, deps) : undefined;
+  const built: BuildPhaseResult = await buildAll(exec, inputs, { ...deps, builder: builder.name, emulated: qemu.emulated, scanner });
+
+  const report: RunReport = {
+    image: inputs.image,
+    pushed: inputs.push,
+    platforms: inputs.platforms.map((p) => p.id),
+    builds: built.builds,
+    buildFailures: built.failures,
+    scans: built.scans,
+    scanEnabled: inputs.scan,
+    failOn: inputs.failOn,
+    tags: inputs.tags,
+    promoted: [],
+  };
+  const finish = async (): Promise<RunReport> => {
+    setOutputs(deps, report);
+    await deps.writeSummary(renderSummary(report));
+    return report;
+  };
+
+  const failure = built.failures.length ? built.error : inputs.scan ? gateError(built.scans) : undefined;
+  if (failure) {
+    report.stoppedBecause = failure.split('\n')[0];
+    await finish();
+    throw new PipelineError(failure);
+  }
+
+  const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, log));
+  report.digest = index.digest;
+
+  report.promoted = await log.group('Promote', () => promote(exec, inputs, builder.name, index.digest, built.builds, log));
+  return finish();
+}
+
+function inlineBuildkitdConfig(inputs: Inputs, tempDir: string): string | undefined {
+  if (inputs.buildkitdConfig) return inputs.buildkitdConfig;
+  if (!inputs.buildkitdConfigInline) return undefined;
+  const file = path.join(tempDir, 'buildkitd.toml');
+  fs.writeFileSync(file, inputs.buildkitdConfigInline);
+  return file;
+}
+
+function setOutputs(deps: PipelineDeps, r: RunReport): void {
+  const platformDigests: Record<string, string> = {};
+  for (const b of r.builds) platformDigests[b.platform.id] = b.digest;
+  if (r.digest) {
+    deps.setOutput('digest', r.digest);
+    deps.setOutput('image', `${r.image}@${r.digest}`);
+  }
+  deps.setOutput('platform-digests', JSON.stringify(platformDigests));
+  deps.setOutput(
+    'metadata',
+    JSON.stringify({
+      image: r.image,
+      digest: r.digest ?? null,
+      pushed: r.pushed,
+      tags: r.tags,
+      platforms: Object.fromEntries(
+        r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }]),
+      ),
+    }),
+  );
+  if (r.scanEnabled) {
+    deps.setOutput('scan-results', JSON.stringify(Object.fromEntries(r.scans.map((s) => [s.platform, scanResult(s)]))));
+    deps.setOutput('sarif-files', JSON.stringify(r.scans.flatMap((s) => (s.sarifFile ? [s.sarifFile] : []))));
+  }
+  deps.setOutput('promoted', JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`)));
+}
+
+function scanResult(s: RunReport['scans'][number]): unknown {
+  return {
+    counts: s.counts,
+    passed: s.passed,
+    findings: s.findings.map((f) => ({
+      id: f.id,
+      package: f.package,
+      installedVersion: f.installedVersion,
+      fixedVersion: f.fixedVersion,
+      severity: f.severity,
+    })),
+  };
+}
+
+const actionsLogger: Logger = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+};
+
+/** The entry point: real inputs and real dependencies. */
+export async function main(): Promise<void> {
+  let inputs: Inputs;
+  try {
+    inputs = getInputs();
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+    return;
+  }
+  const base = process.env.RUNNER_TEMP || os.tmpdir();
+  const tempDir = fs.mkdtempSync(path.join(base, 'multiarch-'));
+  const deps: PipelineDeps = {
+    exec: execCommand,
+    log: actionsLogger,
+    tempDir,
+    hostArch: process.arch,
+    readBinfmt: () => readBinfmtEntries(),
+    builderName: `multiarch-${randomBytes(4).toString('hex')}`,
+    ensureBuildx: () => ensureBuildx(defaultInstallDeps(execCommand, (m) => core.info(m)), inputs.buildxVersion, inputs.buildxBaseUrl).then(() => undefined),
+    ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, (m) => core.info(m)), inputs.trivyVersion, inputs.trivyBaseUrl),
+    setOutput: (n, v) => core.setOutput(n, v),
+    writeSummary: async (md) => {
+      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();
+    },
+    saveState,
+  };
+  try {
+    await runPipeline(inputs, deps);
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+  } finally {
+    // Credentials never outlive the main step; post removes the rest.
+    fs.rmSync(path.join(tempDir, 'docker-config'), { recursive: true, force: true });
+  }
+}

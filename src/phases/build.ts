@@ -1,0 +1,136 @@
+// Build phase: one `docker buildx build` per platform, at most `max-parallel`
+// at once, each pushed by digest (or written to an OCI layout). A platform's
+// scan starts as soon as its own build is done.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Exec } from '../exec.js';
+import { CommandError, lastLines } from '../exec.js';
+import { buildArgs, buildPlatform, ociBlobPath, parseSecrets, resolveImageManifest, type FetchRaw } from '../buildx/build.js';
+import { inspectRaw } from '../buildx/imagetools.js';
+import { platformSlug } from '../platform.js';
+import { mapLimit } from '../util/limit.js';
+import type { PlatformScan } from '../scan/gate.js';
+import type { Inputs, Platform, PlatformBuild } from '../types.js';
+import type { Logger } from '../main.js';
+import type { Scanner } from './scan.js';
+
+/** How many of a failed platform's last log lines go into the error. */
+const FAILURE_TAIL = 15;
+
+export interface BuildPhaseDeps {
+  tempDir: string;
+  log: Logger;
+  builder: string;
+  /** Platform ids that run under QEMU on this host. */
+  emulated: readonly string[];
+  scanner?: Scanner | undefined;
+}
+
+export interface PlatformFailure {
+  platform: string;
+  message: string;
+}
+
+export interface BuildPhaseResult {
+  builds: PlatformBuild[];
+  scans: PlatformScan[];
+  failures: PlatformFailure[];
+  /** One message for every failure, platforms named, each with its last log lines. */
+  error: string;
+}
+
+export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps): Promise<BuildPhaseResult> {
+  const secretFiles = writeSecretFiles(inputs, deps.tempDir);
+  const scanOf = new Map<string, Promise<PlatformScan>>();
+  const results = await mapLimit(inputs.platforms, inputs.maxParallel, async (platform) => {
+    const build = await buildOne(exec, inputs, platform, { ...deps, secretFiles });
+    if (deps.scanner) {
+      const scan = deps.scanner.scan(build);
+      scan.catch(() => undefined); // awaited below; keeps an early rejection from being unhandled
+      scanOf.set(platform.id, scan);
+    }
+    return build;
+  });
+
+  const builds: PlatformBuild[] = [];
+  const failures: PlatformFailure[] = [];
+  results.forEach((r, i) => {
+    const id = (inputs.platforms[i] as Platform).id;
+    if (r.status === 'fulfilled') builds.push(r.value);
+    else failures.push({ platform: id, message: errorText(r.reason) });
+  });
+  const scanResults: PlatformScan[] = [];
+  for (const b of builds) {
+    const scan = scanOf.get(b.platform.id);
+    if (!scan) continue;
+    try {
+      scanResults.push(await scan);
+    } catch (err) {
+      failures.push({ platform: b.platform.id, message: `scan failed: ${errorText(err)}` });
+    }
+  }
+  const error = failures.map((f) => `${f.platform}: ${f.message}`).join('\n');
+  return { builds, scans: scanResults, failures, error };
+}
+
+interface OneDeps extends BuildPhaseDeps {
+  secretFiles: Record<string, string>;
+}
+
+async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: OneDeps): Promise<PlatformBuild> {
+  const slug = platformSlug(platform);
+  const metadataFile = path.join(deps.tempDir, `metadata-${slug}.json`);
+  const ociDir = path.join(deps.tempDir, 'oci', slug);
+  const output = inputs.push ? ({ kind: 'registry' } as const) : ({ kind: 'oci', dest: ociDir } as const);
+  const args = buildArgs(inputs, platform, { builder: deps.builder, metadataFile, output, secretFiles: deps.secretFiles });
+  const lines: string[] = [];
+  deps.log.info(`${platform.id}: build started`);
+  try {
+    const meta = await buildPlatform(exec, args, {
+      metadataFile,
+      onLine: (l) => lines.push(l),
+      readFile: (f) => fs.promises.readFile(f, 'utf8'),
+    });
+    const fetchRaw: FetchRaw = inputs.push
+      ? async (d) => (await inspectRaw(exec, deps.builder, `${inputs.image}@${d}`)).raw
+      : (d) => fs.promises.readFile(ociBlobPath(ociDir, d));
+    const image = await resolveImageManifest(fetchRaw, meta.digest, platform);
+    return {
+      platform,
+      digest: image.digest,
+      pushedDigest: image.pushedDigest,
+      ref: inputs.push ? `${inputs.image}@${image.digest}` : ociDir,
+      ...(inputs.push ? {} : { ociLayout: ociDir }),
+      seconds: meta.seconds,
+      size: image.size,
+      emulated: deps.emulated.includes(platform.id),
+    };
+  } catch (err) {
+    const tail = lastLines(lines.join('\n'), FAILURE_TAIL);
+    const why = err instanceof CommandError ? `build failed (exit code ${err.exitCode})` : `build failed: ${errorText(err)}`;
+    throw new Error(tail ? `${why}; last log lines:\n${tail}` : why);
+  } finally {
+    await deps.log.group(`Build ${platform.id}`, async () => {
+      for (const l of lines) deps.log.info(`[${platform.id}] ${l}`);
+    });
+  }
+}
+
+/** Secret values go to 0600 files in the run's temp dir; argv carries only paths. */
+function writeSecretFiles(inputs: Inputs, tempDir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const entries = parseSecrets(inputs.secrets);
+  if (!entries.length) return files;
+  const dir = path.join(tempDir, 'secrets');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const { id, value } of entries) {
+    const file = path.join(dir, id);
+    fs.writeFileSync(file, value, { mode: 0o600 });
+    files[id] = file;
+  }
+  return files;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,28 @@
+// The post step: removes what the run created (a builder it created, its temp
+// directory with any DOCKER_CONFIG). It only warns; it never fails the job.
+import * as core from '@actions/core';
+import * as fs from 'node:fs';
+import { execCommand, type Exec } from './exec.js';
+import { removeBuilder } from './buildx/builder.js';
+import { loadState, type PostState } from './state.js';
+
+export async function cleanup(exec: Exec, state: PostState, warn: (m: string) => void): Promise<void> {
+  if (state.builder) {
+    try {
+      if (!(await removeBuilder(exec, state.builder))) warn(`could not remove builder ${state.builder}`);
+    } catch (err) {
+      warn(`could not remove builder ${state.builder}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (state.tempDir) {
+    try {
+      fs.rmSync(state.tempDir, { recursive: true, force: true });
+    } catch (err) {
+      warn(`could not remove ${state.tempDir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+export async function post(): Promise<void> {
+  await cleanup(execCommand, loadState(), (m) => core.warning(m));
+}

@@ -1,0 +1,87 @@
+// The job summary: per platform how it was built and scanned, then the manifest
+// list, its tags and where it was promoted. Rendering is pure; main writes it.
+import type { PlatformScan } from './scan/gate.js';
+import type { PlatformBuild, Severity } from './types.js';
+
+export interface PromotionRow {
+  ref: string;
+  digest: string;
+  status: 'written' | 'unchanged';
+}
+
+export interface RunReport {
+  image: string;
+  pushed: boolean;
+  platforms: string[];
+  builds: PlatformBuild[];
+  buildFailures: { platform: string; message: string }[];
+  scans: PlatformScan[];
+  scanEnabled: boolean;
+  failOn: string;
+  digest?: string;
+  tags: string[];
+  promoted: PromotionRow[];
+  /** Why the run stopped before the index, when it did. */
+  stoppedBecause?: string;
+}
+
+const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderSummary(r: RunReport): string {
+  const out: string[] = ['## Multi-arch Build, Scan & Promote', ''];
+  const header = ['Platform', 'Build', 'Seconds', 'Digest', 'Size'];
+  if (r.scanEnabled) header.push(...SEVERITIES.map((s) => s[0] + s.slice(1).toLowerCase()), `Gate (${r.failOn})`);
+  out.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
+  for (const platform of r.platforms) {
+    const build = r.builds.find((b) => b.platform.id === platform);
+    const failure = r.buildFailures.find((f) => f.platform === platform);
+    const scan = r.scans.find((s) => s.platform === platform);
+    const row = [
+      `\`${platform}\``,
+      build ? (build.emulated ? 'emulated (QEMU)' : 'native') : failure ? '**failed**' : 'not run',
+      build ? build.seconds.toFixed(1) : '',
+      build ? `\`${build.digest}\`` : failure ? cell(failure.message.split('\n')[0] ?? '') : '',
+      build && build.size > 0 ? formatBytes(build.size) : '',
+    ];
+    if (r.scanEnabled) {
+      row.push(...SEVERITIES.map((s) => (scan ? String(scan.counts[s]) : '')));
+      row.push(scan ? (scan.passed ? 'pass' : '**fail**') : '');
+    }
+    out.push(`| ${row.join(' | ')} |`);
+  }
+  out.push('');
+  const failing = r.scans.filter((s) => !s.passed);
+  for (const s of failing) {
+    out.push(`**${s.platform}** fails the gate:`, '');
+    for (const f of s.findings.slice(0, 10)) {
+      out.push(`- ${f.severity} ${f.id} in \`${f.package}\` ${f.installedVersion} -> ${f.fixedVersion || '(no fix)'}`);
+    }
+    out.push('');
+  }
+  if (r.digest) {
+    out.push(`**Manifest list** ${r.pushed ? '' : '(not pushed; the digest a push would produce) '}\`${r.digest}\``, '');
+    if (r.tags.length) out.push('Tags:', '', ...r.tags.map((t) => `- \`${t}\``), '');
+  } else if (r.stoppedBecause) {
+    out.push(`No manifest list was created: ${r.stoppedBecause}`, '');
+  }
+  if (r.promoted.length) {
+    out.push('Promoted:', '', ...r.promoted.map((p) => `- \`${p.ref}\` ${p.status === 'unchanged' ? '(unchanged, already at this digest)' : ''}`.trimEnd()), '');
+  }
+  return out.join('\n');
+}
