@@ -1,0 +1,155 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { execCommand, type Exec } from '../src/exec.js';
+import { cacheServiceAvailable, dbCacheKeys, prepareDb, type DbDeps } from '../src/scan/db.js';
+
+const NOW = new Date('2026-11-23T09:00:00Z');
+
+describe('dbCacheKeys', () => {
+  it('keys the DB by repository and UTC day, restoring any earlier day of the same repository', () => {
+    const k = dbCacheKeys('127.0.0.1:5000/trivy-db:2', NOW);
+    expect(k.key).toMatch(/^trivy-db-[0-9a-f]{12}-2026-11-23$/);
+    expect(k.restoreKeys).toEqual([k.key.slice(0, -'2026-11-23'.length)]);
+    expect(dbCacheKeys('127.0.0.1:5000/trivy-db:2', new Date('2026-11-24T00:00:01Z')).key).toBe(k.restoreKeys[0] + '2026-11-24');
+    expect(dbCacheKeys('ghcr.io/aquasecurity/trivy-db:2', NOW).restoreKeys).not.toEqual(k.restoreKeys);
+    expect(dbCacheKeys('', NOW).key).toMatch(/^trivy-db-[0-9a-f]{12}-2026-11-23$/);
+  });
+
+  it.each<[Record<string, string | undefined>, boolean]>([
+    [{}, false],
+    [{ ACTIONS_CACHE_URL: 'https://cache/' }, true],
+    [{ ACTIONS_RESULTS_URL: 'https://results/' }, true],
+    [{ ACTIONS_CACHE_URL: '' }, false],
+  ])('cache service available with %j: %s', (env, available) => {
+    expect(cacheServiceAvailable(env)).toBe(available);
+  });
+});
+
+describe('prepareDb', () => {
+  let cacheDir: string;
+  let logs: string[];
+  let store: Map<string, string>;
+
+  beforeEach(async () => {
+    cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scan-db-'));
+    logs = [];
+    store = new Map();
+  });
+  afterEach(async () => {
+    await fs.rm(cacheDir, { recursive: true, force: true });
+  });
+
+  /** Stands in for trivy: writes the DB files the way `--download-db-only` does, or fails. */
+  const trivy =
+    (outcome: { exitCode: number; stderr?: string; writeDb?: boolean }): Exec =>
+    async (_cmd, args) => {
+      const dir = args[args.indexOf('--cache-dir') + 1] as string;
+      if (outcome.writeDb !== false && outcome.exitCode === 0) {
+        await fs.mkdir(path.join(dir, 'db'), { recursive: true });
+        await fs.writeFile(path.join(dir, 'db', 'trivy.db'), 'bolt');
+        await fs.writeFile(path.join(dir, 'db', 'metadata.json'), '{"Version":2}');
+      }
+      return { exitCode: outcome.exitCode, stdout: '', stderr: outcome.stderr ?? '' };
+    };
+
+  /** An in-memory Actions cache: exact key first, then the newest key with a restore prefix. */
+  const deps = (env: Record<string, string | undefined>, failing?: 'restore' | 'save'): Partial<DbDeps> => ({
+    env,
+    now: () => NOW,
+    restoreCache: async (_paths, key, restoreKeys) => {
+      if (failing === 'restore') throw new Error('cache service unreachable');
+      if (store.has(key)) return key;
+      const prefix = restoreKeys[0] ?? '\u0000';
+      return [...store.keys()].filter((k) => k.startsWith(prefix)).sort().pop();
+    },
+    saveCache: async (paths, key) => {
+      if (failing === 'save') throw new Error('cache write denied');
+      store.set(key, paths.join(','));
+      return 1;
+    },
+    debug: (m) => logs.push(`debug: ${m}`),
+    info: (m) => logs.push(`info: ${m}`),
+    warning: (m) => logs.push(`warning: ${m}`),
+  });
+
+  const RUNNER = { ACTIONS_RESULTS_URL: 'https://results.example/' };
+
+  it('downloads the DB and, off a runner, skips the Actions cache with a debug note', async () => {
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '127.0.0.1:5000/trivy-db:2' }, deps({}));
+    expect(r).toEqual({ saved: false });
+    expect(store.size).toBe(0);
+    expect(logs).toEqual([expect.stringMatching(/^debug: the Actions cache service is unavailable/)]);
+    await expect(fs.readFile(path.join(cacheDir, 'db', 'metadata.json'), 'utf8')).resolves.toBe('{"Version":2}');
+  });
+
+  it('on a runner saves the day key of the db folder after a cache miss', async () => {
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
+    const { key } = dbCacheKeys('mirror/trivy-db:2', NOW);
+    expect(r).toEqual({ saved: true });
+    expect([...store.entries()]).toEqual([[key, path.join(cacheDir, 'db')]]);
+  });
+
+  it('does not save again when today key was restored', async () => {
+    const { key } = dbCacheKeys('mirror/trivy-db:2', NOW);
+    store.set(key, 'earlier run');
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
+    expect(r).toEqual({ restoredKey: key, saved: false });
+    expect(store.get(key)).toBe('earlier run');
+  });
+
+  it('refreshes an older day restored by prefix and saves it under today key', async () => {
+    const { restoreKeys, key } = dbCacheKeys('mirror/trivy-db:2', NOW);
+    store.set(`${restoreKeys[0]}2026-11-22`, 'yesterday');
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
+    expect(r).toEqual({ restoredKey: `${restoreKeys[0]}2026-11-22`, saved: true });
+    expect(store.has(key)).toBe(true);
+  });
+
+  it('only warns when restoring from the Actions cache fails, and still downloads and saves', async () => {
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '' }, deps(RUNNER, 'restore'));
+    expect(r).toEqual({ saved: true });
+    expect(logs.filter((l) => l.startsWith('warning:'))).toEqual(['warning: could not restore the trivy DB from the Actions cache: cache service unreachable']);
+  });
+
+  it('only warns when saving to the Actions cache fails', async () => {
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '' }, deps(RUNNER, 'save'));
+    expect(r).toEqual({ saved: false });
+    expect(logs.filter((l) => l.startsWith('warning:'))).toEqual(['warning: could not save the trivy DB to the Actions cache: cache write denied']);
+  });
+
+  it('throws, naming the repository and trivy error, when trivy cannot download the DB', async () => {
+    const stderr = 'INFO [vulndb] Downloading vulnerability DB...\nFATAL Fatal error run error: init error: DB error: failed to download vulnerability DB\n';
+    const err = await prepareDb(trivy({ exitCode: 1, stderr }), '/opt/trivy', { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps(RUNNER)).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 \(\/opt\/trivy image --download-db-only --cache-dir \.\.\. exited with code 1\):\n/);
+    expect((err as Error).message).toContain('FATAL Fatal error run error: init error: DB error: failed to download vulnerability DB');
+    expect(store.size).toBe(0);
+  });
+
+  it('names trivy default repositories when none is given', async () => {
+    await expect(prepareDb(trivy({ exitCode: 1 }), 'trivy', { cacheDir, dbRepository: '' }, deps({}))).rejects.toThrow(
+      'trivy could not download its vulnerability DB from mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2',
+    );
+  });
+
+  it('throws when trivy exits 0 but leaves no DB behind', async () => {
+    await expect(prepareDb(trivy({ exitCode: 0, writeDb: false }), 'trivy', { cacheDir, dbRepository: 'm/db:2' }, deps({}))).rejects.toThrow(
+      /could not download its vulnerability DB from m\/db:2: it exited 0 but .* has no trivy\.db and metadata\.json/,
+    );
+  });
+
+  it('throws when trivy cannot even be started', async () => {
+    await expect(prepareDb(execCommand, path.join(cacheDir, 'no-such-trivy'), { cacheDir, dbRepository: 'm/db:2' }, deps({}))).rejects.toThrow(
+      /^trivy could not download its vulnerability DB from m\/db:2: /,
+    );
+  });
+
+  // The real binary, when the test bed has built it: TRIVY_BIN=/path/to/trivy npm run test:unit
+  (process.env.TRIVY_BIN ? it : it.skip)('real trivy: an unreachable DB mirror is an error, not a pass', async () => {
+    const err = await prepareDb(execCommand, process.env.TRIVY_BIN as string, { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps({})).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 /);
+    expect((err as Error).message).toContain('connection refused');
+  }, 60_000);
+});

@@ -1,0 +1,123 @@
+// One platform's scan: trivy writes a JSON report, the gate reads it, and
+// (when asked) the same report is converted to SARIF with a per-platform
+// category. Every trivy call goes through the Exec seam.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { lastLines, type Exec, type ExecResult } from '../exec.js';
+import { platformSlug } from '../platform.js';
+import type { FailOn, PlatformBuild, Severity } from '../types.js';
+import { parseReport } from '../types/trivy.js';
+import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
+import { evaluateGate, type PlatformScan } from './gate.js';
+import { sarifCategory, setSarifCategory } from './sarif.js';
+
+export interface ScanOptions {
+  /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
+  workDir: string;
+  /** trivy's cache dir, holding the DB prepareDb fetched. */
+  cacheDir: string;
+  severity: readonly Severity[];
+  scanners: readonly string[];
+  ignoreUnfixed: boolean;
+  failOn: FailOn;
+  /** `.trivyignore` paths; several are merged into one file. */
+  trivyignores: readonly string[];
+  /** When set, a SARIF file `trivy-<slug>.sarif` is written here. */
+  sarifDir?: string;
+  /** Extra environment for trivy (e.g. DOCKER_CONFIG), merged over the process's. */
+  env?: Record<string, string>;
+  /** Receives trivy's output lines (e.g. to prefix them with the platform). */
+  onLine?: (line: string) => void;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The one `--ignorefile` for the `trivyignores` paths, or undefined for none:
+ * a single file is used as it is, several are merged into `mergedFile`.
+ * A listed file that does not exist is an error (trivy would skip it quietly).
+ */
+export async function prepareIgnoreFile(paths: readonly string[], mergedFile: string): Promise<string | undefined> {
+  const plan = planIgnoreFiles(paths);
+  if (plan.kind === 'none') return undefined;
+  const list = plan.kind === 'single' ? [plan.path] : plan.paths;
+  for (const p of list) {
+    if (!(await exists(p))) throw new Error(`trivyignores: ${p} does not exist`);
+  }
+  if (plan.kind === 'single') return plan.path;
+  const contents = await Promise.all(plan.paths.map((p) => fs.readFile(p, 'utf8')));
+  await fs.mkdir(path.dirname(mergedFile), { recursive: true });
+  await fs.writeFile(mergedFile, mergeIgnoreFiles(contents));
+  return mergedFile;
+}
+
+/** What trivy scans for a build: the pushed manifest by digest, or the local OCI layout. */
+export function scanTarget(build: PlatformBuild): ScanTarget {
+  if (build.ociLayout) return { kind: 'oci-layout', dir: build.ociLayout };
+  if (!build.ref.endsWith(`@${build.digest}`)) {
+    throw new Error(`refusing to scan ${build.platform.id}: ${build.ref} is not pinned to its image-manifest digest ${build.digest}`);
+  }
+  return { kind: 'remote', ref: build.ref, platform: build.platform.id };
+}
+
+function failure(what: string, platform: string, r: ExecResult): Error {
+  const tail = lastLines(r.stderr || r.stdout, 20);
+  return new Error(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`);
+}
+
+/**
+ * Scans one platform's image and decides its gate from the JSON report.
+ * Throws (naming the platform) when trivy fails or writes no usable report.
+ */
+export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOptions, build: PlatformBuild): Promise<PlatformScan> {
+  const platform = build.platform.id;
+  const slug = platformSlug(build.platform);
+  const reportFile = path.join(opts.workDir, `trivy-${slug}.json`);
+  await fs.mkdir(opts.workDir, { recursive: true });
+  // A report left by an earlier scan must never stand in for this one.
+  await fs.rm(reportFile, { force: true });
+
+  const ignoreFile = await prepareIgnoreFile(opts.trivyignores, path.join(opts.workDir, `trivyignore-${slug}`));
+  const args = trivyScanArgs({
+    target: scanTarget(build),
+    outputFile: reportFile,
+    cacheDir: opts.cacheDir,
+    severity: opts.severity,
+    scanners: opts.scanners,
+    ignoreUnfixed: opts.ignoreUnfixed,
+    ignoreFile,
+  });
+  const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
+  const r = await exec(trivyPath, args, execOpts);
+  if (r.exitCode !== 0) throw failure('scan', platform, r);
+
+  let text: string;
+  try {
+    text = await fs.readFile(reportFile, 'utf8');
+  } catch {
+    throw new Error(`trivy scan of ${platform} exited 0 but wrote no report to ${reportFile}`);
+  }
+  const scan: PlatformScan = { ...evaluateGate(platform, parseReport(text, reportFile), opts.failOn), reportFile };
+
+  if (opts.sarifDir) {
+    await fs.mkdir(opts.sarifDir, { recursive: true });
+    const sarifFile = path.join(opts.sarifDir, `trivy-${slug}.sarif`);
+    await fs.rm(sarifFile, { force: true });
+    const c = await exec(trivyPath, trivyConvertSarifArgs(reportFile, sarifFile), execOpts);
+    if (c.exitCode !== 0) throw failure('SARIF conversion', platform, c);
+    let sarif: string;
+    try {
+      sarif = await fs.readFile(sarifFile, 'utf8');
+    } catch {
+      throw new Error(`trivy convert for ${platform} exited 0 but wrote no SARIF to ${sarifFile}`);
+    }
+    await fs.writeFile(sarifFile, setSarifCategory(sarif, sarifCategory(platform)));
+    scan.sarifFile = sarifFile;
+  }
+  return scan;
+}
