@@ -71,7 +71,7 @@ run('scanPlatform with the real trivy', () => {
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'scan-real-'));
     const layout = await ociLayout(work, '1.36.1-r2');
-    build = { platform: { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' }, digest: 'sha256:unused', ref: layout, ociLayout: layout, seconds: 0, size: 0, emulated: false };
+    build = { platform: { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' }, digest: 'sha256:unused', pushedDigest: 'sha256:unused', ref: layout, ociLayout: layout, seconds: 0, size: 0, emulated: false };
     opts = { workDir: path.join(work, 'w'), cacheDir: CACHE, severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], scanners: ['vuln'], ignoreUnfixed: false, failOn: 'high', trivyignores: [] };
   });
   afterAll(async () => {

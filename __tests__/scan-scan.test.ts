@@ -12,6 +12,7 @@ const DIGEST_ARM64 = 'sha256:d910bdeef0e86654dc9e3a561af30ceb47eb3b3393e27158af3
 const pushed = (id: string, arch: string, variant?: string): PlatformBuild => ({
   platform: variant ? { os: 'linux', arch, variant, id } : { os: 'linux', arch, id },
   digest: DIGEST_ARM64,
+  pushedDigest: DIGEST_ARM64,
   ref: `127.0.0.1:5000/testbed/vulnapp@${DIGEST_ARM64}`,
   seconds: 1,
   size: 1,

@@ -83,7 +83,11 @@ export function getInputs(): Inputs {
       }
     },
   });
-  for (const auth of inputs.registryAuth) core.setSecret(auth.password);
+  for (const auth of inputs.registryAuth) {
+    core.setSecret(auth.password);
+    // The docker config and basic auth headers carry base64(user:password).
+    core.setSecret(Buffer.from(`${auth.username}:${auth.password}`).toString('base64'));
+  }
   return inputs;
 }
 

@@ -62,3 +62,44 @@ export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[
 export function defaultDockerConfigDir(): string {
   return process.env.DOCKER_CONFIG || path.join(process.env.HOME || '/root', '.docker');
 }
+
+/**
+ * Credentials already in a docker config (e.g. from docker/login-action), for
+ * the registry client: `auths` entries with `auth` or username/password.
+ * Credential helpers (credsStore) are not read.
+ */
+export function dockerConfigAuths(configJson: string): RegistryAuth[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(configJson);
+  } catch {
+    return [];
+  }
+  const auths = (parsed as { auths?: unknown })?.auths;
+  if (typeof auths !== 'object' || auths === null) return [];
+  const out: RegistryAuth[] = [];
+  for (const [key, value] of Object.entries(auths as Record<string, unknown>)) {
+    if (typeof value !== 'object' || value === null) continue;
+    const v = value as { auth?: unknown; username?: unknown; password?: unknown };
+    let username = typeof v.username === 'string' ? v.username : '';
+    let password = typeof v.password === 'string' ? v.password : '';
+    if (typeof v.auth === 'string' && v.auth) {
+      const decoded = Buffer.from(v.auth, 'base64').toString('utf8');
+      const at = decoded.indexOf(':');
+      if (at > 0) {
+        username = decoded.slice(0, at);
+        password = decoded.slice(at + 1);
+      }
+    }
+    if (!username || !password) continue;
+    const registry = key === DOCKER_HUB_KEY ? 'docker.io' : key.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    out.push({ registry, username, password });
+  }
+  return out;
+}
+
+/** The user's docker config credentials, read from disk (empty when there are none). */
+export function readDockerConfigAuths(userDir = defaultDockerConfigDir()): RegistryAuth[] {
+  const file = path.join(userDir, 'config.json');
+  return fs.existsSync(file) ? dockerConfigAuths(fs.readFileSync(file, 'utf8')) : [];
+}

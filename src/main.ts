@@ -10,11 +10,12 @@ import { execCommand, type Exec } from './exec.js';
 import { setupQemu, planQemu, readBinfmtEntries, type BinfmtEntry } from './qemu.js';
 import { ensureBuilder } from './buildx/builder.js';
 import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
-import { writeDockerConfig } from './credentials.js';
+import { readDockerConfigAuths, writeDockerConfig } from './credentials.js';
+import { RegistryClient } from './registry/client.js';
 import { buildAll, type BuildPhaseResult } from './phases/build.js';
 import { createScanner, gateError, type Scanner } from './phases/scan.js';
 import { createManifestList } from './phases/index-list.js';
-import { promote } from './phases/promote.js';
+import { checkRegistries, tagAndPromote } from './phases/promote.js';
 import { renderSummary, type RunReport } from './summary.js';
 import { saveState, type PostState } from './state.js';
 import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
@@ -43,6 +44,10 @@ export interface PipelineDeps {
   setOutput(name: string, value: string): void;
   writeSummary(markdown: string): Promise<void>;
   saveState(state: PostState): void;
+  /** Masks a secret in every later log line. */
+  mask(secret: string): void;
+  /** The registry client's HTTP (tests pass a fake registry). */
+  fetchImpl?: typeof fetch;
 }
 
 /** Thrown after the summary is written, so the job fails with this message. */
@@ -54,6 +59,14 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   deps.saveState(state);
   const env = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth).env : {};
   const exec: Exec = (cmd, args, opts = {}) => deps.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+  const registry = new RegistryClient({
+    auths: [...inputs.registryAuth, ...readDockerConfigAuths()],
+    mask: deps.mask,
+    log: (m) => log.info(m),
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+  });
+
+  if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
 
   const qemu = await log.group('QEMU', async () => {
     const plan = planQemu(inputs.qemu, inputs.platforms, deps.hostArch, await deps.readBinfmt());
@@ -98,10 +111,14 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
     throw new PipelineError(failure);
   }
 
-  const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, log));
+  if (!inputs.push) {
+    report.stoppedBecause = 'push is off';
+    return finish();
+  }
+  const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
   report.digest = index.digest;
 
-  report.promoted = await log.group('Promote', () => promote(exec, inputs, builder.name, index.digest, built.builds, log));
+  report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
   return finish();
 }
 
@@ -186,6 +203,7 @@ export async function main(): Promise<void> {
       if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();
     },
     saveState,
+    mask: (s) => core.setSecret(s),
   };
   try {
     await runPipeline(inputs, deps);

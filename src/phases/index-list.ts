@@ -1,13 +1,19 @@
-// Index phase: the manifest list from the per-platform digests, tagged, and
-// checked against what the registry then returns for the first tag.
+// Index phase: the manifest list made from the per-platform digests. buildx
+// composes it (`imagetools create --dry-run`, platform fields and attestation
+// manifests included); its exact bytes are pushed by digest, untagged. Tags
+// come last, in the tag phase, so a later failure leaves nothing tagged.
 import type { Exec } from '../exec.js';
-import { createIndex, inspectRaw } from '../buildx/imagetools.js';
+import { createIndexArgs, digestOf, dryRunBytes } from '../buildx/imagetools.js';
+import { parseManifestOrIndex, isIndex } from '../types/buildx.js';
+import { parseReference } from '../reference.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { Inputs, PlatformBuild } from '../types.js';
 import type { Logger } from '../main.js';
 
 export interface ManifestList {
   digest: string;
-  tags: string[];
+  raw: Buffer;
+  mediaType: string;
 }
 
 /** Index-level annotations (`index:` prefixed ones) go on the manifest list. */
@@ -22,16 +28,31 @@ export function indexSources(image: string, platformOrder: readonly string[], bu
   });
 }
 
-export async function createManifestList(exec: Exec, inputs: Inputs, builder: string, builds: readonly PlatformBuild[], log: Logger): Promise<ManifestList> {
+/** Composes the manifest list with buildx without pushing it. */
+export async function composeManifestList(exec: Exec, builder: string, sources: readonly string[], annotations: readonly string[]): Promise<ManifestList> {
+  const dry = await exec('docker', createIndexArgs(builder, [], sources, { dryRun: true, annotations: [...annotations] }), { silent: true });
+  const text = dryRunBytes(dry.stdout);
+  const parsed = parseManifestOrIndex(text, 'imagetools create --dry-run output');
+  if (!isIndex(parsed)) throw new Error('imagetools create --dry-run did not produce an index');
+  const raw = Buffer.from(text, 'utf8');
+  return { digest: digestOf(raw), raw, mediaType: parsed.mediaType ?? 'application/vnd.oci.image.index.v1+json' };
+}
+
+export async function createManifestList(
+  exec: Exec,
+  inputs: Inputs,
+  builder: string,
+  builds: readonly PlatformBuild[],
+  registry: RegistryClient,
+  log: Logger,
+): Promise<ManifestList> {
   const sources = indexSources(inputs.image, inputs.platforms.map((p) => p.id), builds);
-  const created = await createIndex(exec, builder, inputs.tags, sources, { annotations: indexAnnotations(inputs.annotations), onLine: (l) => log.info(l) });
-  const [first] = inputs.tags;
-  if (first) {
-    const stored = await inspectRaw(exec, builder, first);
-    if (stored.digest !== created.digest) {
-      throw new Error(`the registry returns ${stored.digest} for ${first}, but the manifest list created was ${created.digest}`);
-    }
-  }
-  log.info(`manifest list ${created.digest}${inputs.tags.length ? ` tagged ${inputs.tags.join(', ')}` : ''}`);
-  return { digest: created.digest, tags: [...inputs.tags] };
+  const list = await composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations));
+  const ref = parseReference(inputs.image);
+  const repo = { registry: ref.registry, repository: ref.repository };
+  await registry.putManifest(repo, list.digest, { raw: list.raw, mediaType: list.mediaType, digest: list.digest });
+  const stored = await registry.resolve(repo, list.digest);
+  if (stored !== list.digest) throw new Error(`the registry does not return the manifest list ${list.digest} that was pushed`);
+  log.info(`manifest list ${list.digest} pushed to ${inputs.image} (untagged until every step has passed)`);
+  return list;
 }

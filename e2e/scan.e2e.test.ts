@@ -1,0 +1,190 @@
+// Every platform scanned by digest with real trivy and the test bed's DB, the
+// gate before any tag, SARIF per platform, one DB download per run, and trivy
+// installed from a mirror with its checksum verified.
+import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { errorLines, runAction, type ActionRun } from './harness.js';
+import { bed, listTags, uniqueRepo } from './testbed.js';
+
+interface ScanResults {
+  [platform: string]: {
+    counts: Record<string, number>;
+    passed: boolean;
+    findings: { id: string; package: string; installedVersion: string; fixedVersion: string; severity: string }[];
+  };
+}
+
+function inputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    context: path.join(bed.contexts, 'vulnapp'),
+    platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
+    image: `${bed.registry}/${repo}`,
+    tags: '1.0.0',
+    driver: 'remote',
+    endpoint: bed.buildkitEndpoint,
+    'trivy-db-repository': bed.trivyDbRepository,
+    ...extra,
+  };
+}
+
+/** GETs of the DB layer blob in registry A's access log. */
+function dbBlobFetches(): number {
+  const log = fs.readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8');
+  return log.split('\n').filter((l) => /"GET \/v2\/aquasecurity\/trivy-db\/blobs\/sha256:[a-f0-9]+ HTTP/.test(l)).length;
+}
+
+describe('a vulnerability on arm64 only, gate at its severity (high)', () => {
+  const repo = uniqueRepo('gate-high');
+  let run: ActionRun;
+  beforeAll(() => {
+    run = runAction(inputs(repo, { 'fail-on': 'high' }));
+  });
+
+  it('fails naming linux/arm64 and the CVE, with counts and installed -> fixed', () => {
+    expect(run.exitCode).not.toBe(0);
+    const message = errorLines(run).join('\n');
+    expect(message).toContain('linux/arm64');
+    expect(message).toContain('CVE-2099-10001');
+    expect(message).toMatch(/busybox 1\.36\.1-r2 -> 1\.36\.1-r29/);
+    expect(message).not.toMatch(/linux\/amd64.*fail/i);
+  });
+
+  it('leaves no tag in the registry', async () => {
+    expect(await listTags(bed.registry, repo)).toEqual([]);
+    expect(run.outputs.digest).toBeUndefined();
+  });
+
+  it('still reports every platform in scan-results and the summary', () => {
+    const results = JSON.parse(run.outputs['scan-results'] ?? '{}') as ScanResults;
+    expect(results['linux/arm64']?.passed).toBe(false);
+    expect(results['linux/amd64']?.passed).toBe(true);
+    expect(run.summary).toMatch(/`linux\/arm64`.*\*\*fail\*\*/);
+  });
+});
+
+describe('the same build with fail-on: critical', () => {
+  const repo = uniqueRepo('gate-critical');
+  const sarifDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sarif-'));
+  let run: ActionRun;
+  let fetchesBefore = 0;
+  beforeAll(() => {
+    fetchesBefore = dbBlobFetches();
+    run = runAction(inputs(repo, { 'fail-on': 'critical', sarif: sarifDir }));
+  });
+
+  it('passes and tags the manifest list', async () => {
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(await listTags(bed.registry, repo)).toEqual(['1.0.0']);
+  });
+
+  it('scan-results shows the HIGH finding on arm64 and none on amd64 or arm/v7', () => {
+    const results = JSON.parse(run.outputs['scan-results'] ?? '{}') as ScanResults;
+    expect(results['linux/arm64']?.counts.HIGH).toBe(1);
+    expect(results['linux/amd64']?.counts.HIGH).toBe(0);
+    expect(results['linux/arm/v7']?.counts.HIGH).toBe(0);
+    for (const p of ['linux/amd64', 'linux/arm64', 'linux/arm/v7']) {
+      expect(results[p]?.counts.MEDIUM).toBe(1);
+      expect(results[p]?.passed).toBe(true);
+    }
+  });
+
+  it('writes one valid SARIF file per platform with its own category and the findings inside', () => {
+    const files = JSON.parse(run.outputs['sarif-files'] ?? '[]') as string[];
+    expect(files).toHaveLength(3);
+    const categories = new Set<string>();
+    for (const f of files) {
+      const sarif = JSON.parse(fs.readFileSync(f, 'utf8')) as {
+        version: string;
+        runs: { automationDetails?: { id?: string }; results: { ruleId: string }[] }[];
+      };
+      expect(sarif.version).toBe('2.1.0');
+      const runEntry = sarif.runs[0];
+      categories.add(runEntry?.automationDetails?.id ?? '');
+      const rules = (runEntry?.results ?? []).map((r) => r.ruleId);
+      expect(rules).toContain('CVE-2099-10002');
+      if (f.includes('linux-arm64')) expect(rules).toContain('CVE-2099-10001');
+      else expect(rules).not.toContain('CVE-2099-10001');
+    }
+    expect([...categories].sort()).toEqual(['trivy/linux-amd64/', 'trivy/linux-arm-v7/', 'trivy/linux-arm64/']);
+  });
+
+  it('fetched the DB from the registry once for three platform scans', () => {
+    expect(dbBlobFetches() - fetchesBefore).toBe(1);
+  });
+});
+
+describe('trivy installed from a mirror', () => {
+  const version = '0.74.0';
+  const archive = `trivy_${version}_Linux-64bit.tar.gz`;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mirror-'));
+  const good = path.join(root, 'good');
+  const bad = path.join(root, 'bad');
+  let server: ChildProcess;
+  const port = 18000 + (process.pid % 1000);
+  // PATH without the test bed's tools dir, so the action finds no trivy.
+  const pathWithoutTrivy = (process.env.PATH ?? '').split(':').filter((d) => !fs.existsSync(path.join(d, 'trivy'))).join(':');
+
+  beforeAll(async () => {
+    const trivy = execFileSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).trim();
+    const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-stage-'));
+    fs.copyFileSync(fs.realpathSync(trivy), path.join(stage, 'trivy'));
+    fs.chmodSync(path.join(stage, 'trivy'), 0o755);
+    for (const dir of [good, bad]) fs.mkdirSync(path.join(dir, `v${version}`), { recursive: true });
+    const goodArchive = path.join(good, `v${version}`, archive);
+    execFileSync('tar', ['-czf', goodArchive, '-C', stage, 'trivy']);
+    const sum = createHash('sha256').update(fs.readFileSync(goodArchive)).digest('hex');
+    const checksums = `${sum}  ${archive}\n${'0'.repeat(64)}  trivy_${version}_Linux-ARM64.tar.gz\n`;
+    fs.writeFileSync(path.join(good, `v${version}`, `trivy_${version}_checksums.txt`), checksums);
+    // The tampered mirror: same checksums file, an archive with one byte more.
+    fs.writeFileSync(path.join(bad, `v${version}`, archive), Buffer.concat([fs.readFileSync(goodArchive), Buffer.from([0])]));
+    fs.writeFileSync(path.join(bad, `v${version}`, `trivy_${version}_checksums.txt`), checksums);
+    server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], { stdio: 'ignore' });
+    for (let i = 0; i < 50; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  afterAll(() => {
+    server?.kill();
+  });
+
+  it('downloads, verifies and uses the mirror\'s trivy when none is on PATH', () => {
+    const run = runAction(
+      inputs(uniqueRepo('mirror'), { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/good` }),
+      { env: { PATH: pathWithoutTrivy } },
+    );
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/checksum|sha256/i);
+    const results = JSON.parse(run.outputs['scan-results'] ?? '{}') as ScanResults;
+    expect(results['linux/amd64']?.counts.MEDIUM).toBe(1);
+  });
+
+  it('refuses a tampered archive before anything is tagged', async () => {
+    const repo = uniqueRepo('tampered');
+    const run = runAction(
+      inputs(repo, { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/bad` }),
+      { env: { PATH: pathWithoutTrivy } },
+    );
+    expect(run.exitCode).not.toBe(0);
+    expect(errorLines(run).join('\n')).toMatch(new RegExp(`${archive.replace(/\./g, '\\.')}.*(checksum|SHA256)|(checksum|SHA256).*${archive.replace(/\./g, '\\.')}`, 'i'));
+    expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});
+
+describe('trivy failing to get its DB', () => {
+  it('is an error that says so, never a silent pass', async () => {
+    const repo = uniqueRepo('nodb');
+    const run = runAction(inputs(repo, { platforms: 'linux/amd64', 'trivy-db-repository': `${bed.registry}/no/such-db` }));
+    expect(run.exitCode).not.toBe(0);
+    expect(errorLines(run).join('\n')).toMatch(/vulnerability DB.*no\/such-db|no\/such-db.*vulnerability DB/i);
+    expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});

@@ -1,0 +1,92 @@
+// Copies a manifest tree (index -> platform and attestation manifests -> blobs,
+// plus referrers) from one repository to another, by digest, unchanged.
+// Blobs already in the target are skipped; within one registry they are
+// mounted across repositories; across registries each is uploaded once per
+// registry and mounted into its other repositories.
+import { parseManifestOrIndex, isIndex, type Descriptor } from '../types/buildx.js';
+import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+
+export interface CopyStats {
+  blobsUploaded: number;
+  blobsMounted: number;
+  blobsPresent: number;
+  manifestsWritten: number;
+}
+
+/** The tag under which registries without the referrers API keep referrers (OCI fallback schema). */
+export function referrersTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+/** Every blob (config and layers) of an image manifest, or none for an index. */
+export function blobsOf(m: FetchedManifest): Descriptor[] {
+  const parsed = parseManifestOrIndex(m.raw, `manifest ${m.digest}`);
+  if (isIndex(parsed)) return [];
+  return [parsed.config, ...parsed.layers];
+}
+
+export function childrenOf(m: FetchedManifest): Descriptor[] {
+  const parsed = parseManifestOrIndex(m.raw, `manifest ${m.digest}`);
+  return isIndex(parsed) ? parsed.manifests : [];
+}
+
+export class TreeCopier {
+  readonly stats: CopyStats = { blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsWritten: 0 };
+  /** registry -> digest -> a repository of that registry that holds it (after our copy). */
+  private readonly where = new Map<string, Map<string, string>>();
+  private readonly manifests = new Map<string, FetchedManifest>();
+
+  constructor(private readonly client: RegistryClient, private readonly source: Repo) {}
+
+  /** The source manifest by digest (fetched once, digest checked). */
+  async manifest(digest: string): Promise<FetchedManifest> {
+    const cached = this.manifests.get(digest);
+    if (cached) return cached;
+    const m = await this.client.getManifest(this.source, digest);
+    if (!m) throw new Error(`${this.source.registry}/${this.source.repository}@${digest} does not exist`);
+    this.manifests.set(digest, m);
+    return m;
+  }
+
+  /** Copies the tree under `digest` to `target`, by digest; tags nothing. */
+  async copyTree(target: Repo, digest: string): Promise<void> {
+    const m = await this.manifest(digest);
+    for (const child of childrenOf(m)) await this.copyTree(target, child.digest);
+    for (const blob of blobsOf(m)) await this.copyBlob(target, blob);
+    await this.copyReferrers(target, digest);
+    if ((await this.client.resolve(target, digest)) !== digest) {
+      await this.client.putManifest(target, digest, m);
+      this.stats.manifestsWritten++;
+    }
+  }
+
+  /** Referrers kept under the fallback tag in the source are copied with it. */
+  private async copyReferrers(target: Repo, digest: string): Promise<void> {
+    const tag = referrersTag(digest);
+    const index = await this.client.getManifest(this.source, tag);
+    if (!index) return;
+    for (const r of childrenOf(index)) await this.copyTree(target, r.digest);
+    if ((await this.client.resolve(target, tag)) !== index.digest) {
+      await this.client.putManifest(target, tag, index);
+      this.stats.manifestsWritten++;
+    }
+  }
+
+  private async copyBlob(target: Repo, blob: Descriptor): Promise<void> {
+    const known = this.where.get(target.registry) ?? new Map<string, string>();
+    this.where.set(target.registry, known);
+    if (known.get(blob.digest) === target.repository || (await this.client.blobExists(target, blob.digest))) {
+      this.stats.blobsPresent++;
+      known.set(blob.digest, known.get(blob.digest) ?? target.repository);
+      return;
+    }
+    const from = target.registry === this.source.registry ? this.source.repository : known.get(blob.digest);
+    if (from && (await this.client.mountBlob(target, blob.digest, from))) {
+      this.stats.blobsMounted++;
+    } else {
+      await this.client.copyBlob(this.source, target, blob.digest, blob.size);
+      this.stats.blobsUploaded++;
+    }
+    known.set(blob.digest, target.repository);
+  }
+}

@@ -1,0 +1,59 @@
+// When a registry request is worth another try, and how long to wait first.
+// Pure: the client feeds it what happened and sleeps for what it says.
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  attempts: number;
+  /** First back-off, doubled each retry. */
+  baseMs: number;
+  /** No single wait is longer than this (a Retry-After above it is capped). */
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 500, maxMs: 30_000 };
+
+/** What one attempt ended with: an HTTP status (with Retry-After) or a network error code. */
+export type Outcome = { status: number; retryAfter?: string | null } | { networkError: string };
+
+/** Network errors that are worth another try (resets, refused while restarting, timeouts). */
+const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN']);
+
+export function isTransient(o: Outcome): boolean {
+  if ('networkError' in o) return TRANSIENT_NETWORK.has(o.networkError);
+  return o.status === 429 || o.status === 408 || (o.status >= 500 && o.status !== 501 && o.status !== 505);
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date, relative to `now`. */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * How long to wait before attempt `attempt + 1` (attempt counts from 1), or
+ * undefined when there is no retry: the outcome is final or attempts ran out.
+ */
+export function nextDelay(o: Outcome, attempt: number, policy: RetryPolicy, now = Date.now()): number | undefined {
+  if (!isTransient(o) || attempt >= policy.attempts) return undefined;
+  const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+  if ('status' in o && o.status === 429) {
+    const asked = parseRetryAfter(o.retryAfter, now);
+    if (asked !== undefined) return Math.min(policy.maxMs, asked);
+  }
+  return backoff;
+}
+
+/** The message for a request that failed for good. */
+export function failureMessage(what: string, registry: string, o: Outcome, attempts: number): string {
+  if ('networkError' in o) return `${what}: ${registry} could not be reached (${o.networkError}) after ${attempts} attempt(s)`;
+  if (o.status === 429) {
+    return `${what}: ${registry} rate-limited the requests (HTTP 429) after ${attempts} attempt(s); log in to raise the limit (registry-auth) or use a mirror`;
+  }
+  if (o.status === 401 || o.status === 403) {
+    return `${what}: ${registry} refused the credentials (HTTP ${o.status}); check registry-auth for ${registry}`;
+  }
+  return `${what}: ${registry} answered HTTP ${o.status}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+}
