@@ -12,7 +12,11 @@ export interface ActionRun {
   exitCode: number;
   stdout: string;
   stderr: string;
-  /** stdout + stderr of main and post, for "never in a log" checks. */
+  /**
+   * stdout + stderr of main and post as the runner would log them, for "never
+   * in a log" checks: `::add-mask::` commands are consumed by the runner and
+   * never shown, so they are dropped (nothing else is masked here).
+   */
   log: string;
   outputs: Record<string, string>;
   summary: string;
@@ -106,7 +110,11 @@ export function runAction(inputs: Record<string, string>, opts: RunOptions = {})
     exitCode: main.status ?? -1,
     stdout: main.stdout,
     stderr: main.stderr,
-    log: [main.stdout, main.stderr, post.stdout, post.stderr].join('\n'),
+    log: [main.stdout, main.stderr, post.stdout, post.stderr]
+      .join('\n')
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n'),
     outputs: parseCommandFile(fs.readFileSync(files.GITHUB_OUTPUT, 'utf8')),
     summary: fs.readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
     state,
