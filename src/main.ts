@@ -14,7 +14,7 @@ import { readDockerConfigAuths, writeDockerConfig } from './credentials.js';
 import { RegistryClient } from './registry/client.js';
 import { buildAll, type BuildPhaseResult } from './phases/build.js';
 import { createScanner, gateError, type Scanner } from './phases/scan.js';
-import { createManifestList } from './phases/index-list.js';
+import { composeLocalManifestList, createManifestList } from './phases/index-list.js';
 import { checkRegistries, tagAndPromote } from './phases/promote.js';
 import { renderSummary, type RunReport } from './summary.js';
 import { saveState, type PostState } from './state.js';
@@ -112,7 +112,8 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   }
 
   if (!inputs.push) {
-    report.stoppedBecause = 'push is off';
+    const local = await log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log));
+    report.digest = local.digest;
     return finish();
   }
   const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));

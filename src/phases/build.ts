@@ -69,8 +69,14 @@ export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps)
       failures.push({ platform: b.platform.id, message: `scan failed: ${errorText(err)}` });
     }
   }
-  const error = failures.map((f) => `${f.platform}: ${f.message}`).join('\n');
-  return { builds, scans: scanResults, failures, error };
+  return { builds, scans: scanResults, failures, error: describeFailures(failures) };
+}
+
+/** One line group per distinct message: a shared cause (e.g. no trivy DB) is said once. */
+export function describeFailures(failures: readonly PlatformFailure[]): string {
+  const byMessage = new Map<string, string[]>();
+  for (const f of failures) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.platform]);
+  return [...byMessage].map(([message, platforms]) => `${platforms.join(', ')}: ${message}`).join('\n');
 }
 
 interface OneDeps extends BuildPhaseDeps {

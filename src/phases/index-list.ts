@@ -7,6 +7,7 @@ import { createIndexArgs, digestOf, dryRunBytes } from '../buildx/imagetools.js'
 import { parseManifestOrIndex, isIndex } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
+import { serveLayouts } from '../registry/layout-server.js';
 import type { Inputs, PlatformBuild } from '../types.js';
 import type { Logger } from '../main.js';
 
@@ -55,4 +56,22 @@ export async function createManifestList(
   if (stored !== list.digest) throw new Error(`the registry does not return the manifest list ${list.digest} that was pushed`);
   log.info(`manifest list ${list.digest} pushed to ${inputs.image} (untagged until every step has passed)`);
   return list;
+}
+
+/**
+ * PR mode: the manifest list composed from the per-platform OCI layouts,
+ * served read-only on loopback for the duration of the call. Nothing is
+ * pushed; the digest is the one a push of these images would produce.
+ */
+export async function composeLocalManifestList(exec: Exec, inputs: Inputs, builder: string, builds: readonly PlatformBuild[], log: Logger): Promise<ManifestList> {
+  const layouts = builds.flatMap((b) => (b.ociLayout ? [b.ociLayout] : []));
+  const server = await serveLayouts(layouts);
+  try {
+    const sources = indexSources(`${server.registry}/local`, inputs.platforms.map((p) => p.id), builds);
+    const list = await composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations));
+    log.info(`manifest list ${list.digest} (not pushed: the digest a push of these images would produce)`);
+    return list;
+  } finally {
+    await server.close();
+  }
 }
