@@ -25,15 +25,19 @@ build: node_modules
 check-dist: build
 	@git diff --exit-code --stat -- dist/ || { echo "dist/ is stale: run 'make build' and commit dist/"; exit 1; }
 
+# The README's inputs/outputs tables are generated from action.yml.
+check-docs: node_modules
+	npm run docs:check
+
 unit: node_modules
 	npm run test:unit -- --coverage
 
 e2e: node_modules testbed-up
 	source .testbed/env && npm run test:e2e
 
-test: node_modules testbed-up check-dist unit e2e
+test: node_modules testbed-up check-dist check-docs unit e2e
 
 demo: node_modules testbed-up
-	bash testbed/demo.sh
+	source .testbed/env && node scripts/demo.mjs
 
-.PHONY: help testbed-up testbed-down build check-dist unit e2e test demo
+.PHONY: help testbed-up testbed-down build check-dist check-docs unit e2e test demo

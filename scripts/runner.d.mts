@@ -1,0 +1,32 @@
+// Types for scripts/runner.mjs.
+export declare const ROOT: string;
+
+export interface ActionRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout + stderr of main and post as the runner would log them (add-mask commands dropped). */
+  log: string;
+  outputs: Record<string, string>;
+  summary: string;
+  summaryFile: string;
+  state: Record<string, string>;
+  post: { exitCode: number; stdout: string; stderr: string };
+  seconds: number;
+  workDir: string;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  eventName?: string;
+  /** Skip the post step (to inspect what main left behind). */
+  skipPost?: boolean;
+  debug?: boolean;
+  /** Stream the action's output to this process's stdout/stderr instead of capturing it. */
+  inheritOutput?: boolean;
+}
+
+export declare function parseCommandFile(text: string): Record<string, string>;
+export declare function runAction(inputs: Record<string, string>, opts?: RunOptions): ActionRun;
+export declare function errorLines(run: ActionRun): string[];

@@ -1,0 +1,103 @@
+// A runner-like harness for the bundled action: runs dist/main the way the
+// GitHub runner does (inputs as INPUT_* variables, GITHUB_OUTPUT, GITHUB_STATE,
+// GITHUB_STEP_SUMMARY), then dist/post with the saved state, and returns what
+// it wrote. Used by the e2e suite (e2e/harness.ts) and by `make demo`.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Parses the GITHUB_OUTPUT / GITHUB_STATE file format (`name<<DELIM` blocks and `name=value` lines). */
+export function parseCommandFile(text) {
+  const out = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const value = [];
+      for (i++; i < lines.length && lines[i] !== delim; i++) value.push(lines[i]);
+      out[name] = value.join('\n');
+    } else if (line.includes('=')) {
+      const at = line.indexOf('=');
+      out[line.slice(0, at)] = line.slice(at + 1);
+    }
+  }
+  return out;
+}
+
+function inputEnv(inputs) {
+  const env = {};
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  return env;
+}
+
+export function runAction(inputs, opts = {}) {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'action-run-'));
+  const files = {
+    GITHUB_OUTPUT: path.join(workDir, 'output'),
+    GITHUB_STATE: path.join(workDir, 'state'),
+    GITHUB_STEP_SUMMARY: path.join(workDir, 'summary.md'),
+    GITHUB_ENV: path.join(workDir, 'env'),
+    GITHUB_PATH: path.join(workDir, 'path'),
+  };
+  for (const f of Object.values(files)) fs.writeFileSync(f, '');
+  const runnerTemp = path.join(workDir, 'runner-temp');
+  fs.mkdirSync(runnerTemp);
+  const base = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('INPUT_')) base[k] = v;
+  const cwd = opts.cwd ?? ROOT;
+  const env = {
+    ...base,
+    ...files,
+    RUNNER_TEMP: runnerTemp,
+    RUNNER_TOOL_CACHE: path.join(workDir, 'tool-cache'),
+    GITHUB_EVENT_NAME: opts.eventName ?? 'push',
+    GITHUB_WORKSPACE: cwd,
+    ...(opts.debug ? { RUNNER_DEBUG: '1' } : {}),
+    ...inputEnv(inputs),
+    ...opts.env,
+  };
+  const stdio = opts.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'pipe';
+  const started = Date.now();
+  const main = spawnSync(process.execPath, [path.join(ROOT, 'dist/main/index.js')], { cwd, env, encoding: 'utf8', stdio, maxBuffer: 256 * 1024 * 1024 });
+  const seconds = (Date.now() - started) / 1000;
+  const state = parseCommandFile(fs.readFileSync(files.GITHUB_STATE, 'utf8'));
+  let post = { exitCode: 0, stdout: '', stderr: '' };
+  if (!opts.skipPost) {
+    const stateEnv = {};
+    for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v;
+    const p = spawnSync(process.execPath, [path.join(ROOT, 'dist/post/index.js')], { cwd, env: { ...env, ...stateEnv }, encoding: 'utf8', stdio });
+    post = { exitCode: p.status ?? -1, stdout: p.stdout ?? '', stderr: p.stderr ?? '' };
+  }
+  const mainOut = main.stdout ?? '';
+  const mainErr = main.stderr ?? '';
+  return {
+    exitCode: main.status ?? -1,
+    stdout: mainOut,
+    stderr: mainErr,
+    // As the runner would log it: `::add-mask::` commands are consumed by the
+    // runner and never shown, so they are dropped (nothing else is masked).
+    log: [mainOut, mainErr, post.stdout, post.stderr]
+      .join('\n')
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n'),
+    outputs: parseCommandFile(fs.readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+    summary: fs.readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    summaryFile: files.GITHUB_STEP_SUMMARY,
+    state,
+    post,
+    seconds,
+    workDir,
+  };
+}
+
+/** The error line(s) the action printed with core.setFailed (`::error::...`). */
+export function errorLines(run) {
+  return run.stdout.split('\n').filter((l) => l.startsWith('::error::')).map((l) => l.slice('::error::'.length));
+}
