@@ -33,7 +33,18 @@ export function dockerConfigJson(auths: readonly RegistryAuth[], existing?: stri
   const prior = typeof base.auths === 'object' && base.auths !== null ? (base.auths as Record<string, unknown>) : {};
   const merged: Record<string, unknown> = { ...prior };
   for (const a of auths) merged[authKey(a.registry)] = { auth: authString(a) };
-  return JSON.stringify({ ...base, auths: merged }, null, 2);
+  const out: Record<string, unknown> = { ...base, auths: merged };
+  // A credential helper configured for one of our registries would be asked
+  // instead of `auths` (docker, buildx and trivy all read it first): drop it.
+  if (typeof base.credHelpers === 'object' && base.credHelpers !== null && !Array.isArray(base.credHelpers)) {
+    const helpers: Record<string, unknown> = { ...(base.credHelpers as Record<string, unknown>) };
+    for (const a of auths) {
+      delete helpers[a.registry];
+      delete helpers[authKey(a.registry)];
+    }
+    out.credHelpers = helpers;
+  }
+  return JSON.stringify(out, null, 2);
 }
 
 export interface RunDockerConfig {

@@ -24,5 +24,13 @@ export async function cleanup(exec: Exec, state: PostState, warn: (m: string) =>
 }
 
 export async function post(): Promise<void> {
-  await cleanup(execCommand, loadState(), (m) => core.warning(m));
+  const warn = (m: string): void => core.warning(m);
+  let state: PostState;
+  try {
+    state = loadState();
+  } catch (err) {
+    warn(`nothing cleaned up: the saved state is unreadable (${err instanceof Error ? err.message : String(err)})`);
+    return;
+  }
+  await cleanup(execCommand, state, warn);
 }
