@@ -111,15 +111,25 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
     throw new PipelineError(failure);
   }
 
-  if (!inputs.push) {
-    const local = await log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log));
-    report.digest = local.digest;
-    return finish();
+  // From here on a failure still writes the outputs and the summary it can.
+  try {
+    if (!inputs.push) {
+      const local = await log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log));
+      report.digest = local.digest;
+      return await finish();
+    }
+    const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
+    report.digest = index.digest;
+    report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    report.stoppedBecause = message.split('\n')[0];
+    // Untagged: the digest is reported in the summary, not as an output.
+    const digest = report.digest;
+    delete report.digest;
+    await finish();
+    throw new PipelineError(digest ? `${message} (manifest list ${digest} was pushed untagged)` : message);
   }
-  const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
-  report.digest = index.digest;
-
-  report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
   return finish();
 }
 

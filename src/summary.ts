@@ -32,7 +32,8 @@ export function formatBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB'];
   let v = n / 1024;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
+  // Compare what will be printed, so 1048575 B is 1.0 MiB, not 1024.0 KiB.
+  while (Number(v.toFixed(1)) >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
   }
@@ -78,7 +79,7 @@ export function renderSummary(r: RunReport): string {
     out.push(`**Manifest list** ${r.pushed ? '' : '(not pushed; the digest a push would produce) '}\`${r.digest}\``, '');
     if (r.tags.length) out.push('Tags:', '', ...r.tags.map((t) => `- \`${t}\``), '');
   } else if (r.stoppedBecause) {
-    out.push(`No manifest list was created: ${r.stoppedBecause}`, '');
+    out.push(`Nothing was tagged or promoted: ${r.stoppedBecause}`, '');
   }
   if (r.promoted.length) {
     out.push('Promoted:', '', ...r.promoted.map((p) => `- \`${p.ref}\` ${p.status === 'unchanged' ? '(unchanged, already at this digest)' : ''}`.trimEnd()), '');

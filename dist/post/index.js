@@ -31603,7 +31603,16 @@ async function cleanup(exec, state, warn) {
     }
 }
 async function post() {
-    await cleanup(execCommand, loadState(), (m) => warning(m));
+    const warn = (m) => warning(m);
+    let state;
+    try {
+        state = loadState();
+    }
+    catch (err) {
+        warn(`nothing cleaned up: the saved state is unreadable (${err instanceof Error ? err.message : String(err)})`);
+        return;
+    }
+    await cleanup(execCommand, state, warn);
 }
 
 
