@@ -365,7 +365,7 @@ describe('runPipeline: the vulnerability gate', () => {
     expect(r.tools.scans()).toEqual([]);
     expectNothingCreated(r);
     expect(r.outputs.digest).toBeUndefined();
-    expect(r.summaries[0]).toContain('No manifest list was created:');
+    expect(r.summaries[0]).toContain('Nothing was tagged or promoted:');
   });
 });
 
