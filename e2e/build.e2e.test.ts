@@ -180,9 +180,9 @@ describe('bad inputs fail fast, name the input, and change no registry', () => {
     ['push without an image', { image: '', push: 'true' }, 'image', 'push'],
   ];
 
-  let before: { a: string[]; b: string[] };
+  let before: { a: string[]; b: string[]; builders: string };
   beforeAll(() => {
-    before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b'), builders: builders() };
   });
 
   it.each(cases)('%s', (_name, extra, input, value) => {
@@ -198,7 +198,7 @@ describe('bad inputs fail fast, name the input, and change no registry', () => {
   it('none of them wrote to either registry or created a builder', () => {
     expect(storageFingerprint('registry-a')).toEqual(before.a);
     expect(storageFingerprint('registry-b')).toEqual(before.b);
-    expect(builders()).not.toMatch(/multiarch-[0-9a-f]{8}/);
+    expect(builders()).toBe(before.builders);
   });
 });
 
