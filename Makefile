@@ -32,13 +32,18 @@ check-dist: build
 check-docs: node_modules
 	npm run docs:check
 
+RESULTS := .testbed/results
+
 unit: node_modules
-	npm run test:unit -- --coverage
+	mkdir -p $(RESULTS)
+	npm run test:unit -- --coverage --json --outputFile=$(RESULTS)/unit.json
 
 e2e: node_modules testbed-up
-	source .testbed/env && npm run test:e2e
+	mkdir -p $(RESULTS)
+	source .testbed/env && npm run test:e2e -- --json --outputFile=$(RESULTS)/e2e.json
 
 test: node_modules testbed-up check-dist check-docs unit e2e
+	@node scripts/test-summary.mjs $(RESULTS)/unit.json $(RESULTS)/e2e.json
 
 demo: node_modules testbed-up
 	source .testbed/env && node scripts/demo.mjs
