@@ -1,0 +1,117 @@
+// Generic value parsers shared by the input groups, and the reader that
+// fetches one raw input (default applied) as a line, list, boolean or file.
+// Pure: the runner and the filesystem come in through `get` and InputEnv.
+import { formatReference, parseReference } from '../reference.js';
+import type { ImageRef, Tristate } from '../types.js';
+import { parseList, type ListOptions } from '../util/list.js';
+import { DEFAULTS } from './defaults.js';
+import { fail, tryOr } from './error.js';
+
+export interface InputEnv {
+  /** GITHUB_EVENT_NAME, e.g. `push` or `pull_request`. */
+  eventName: string;
+  exists(path: string): boolean;
+  isDirectory(path: string): boolean;
+}
+
+/** Quotes a value for an error message. */
+export const q = (value: string): string => JSON.stringify(value);
+
+const VERSION = /^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+
+/** Reads one input by its action.yml name; empty inputs take their DEFAULTS value. */
+export interface InputReader {
+  /** The trimmed value, or its default. */
+  read(name: string): string;
+  /** As read, but it must be a single line. */
+  line(name: string): string;
+  /** A CSV-aware list (see util/list.ts). */
+  list(name: string, opts?: ListOptions): string[];
+  bool(name: string): boolean;
+  /** Fails `name` unless `p` is an existing file; `what` is appended to the path in the message. */
+  file(name: string, p: string, what?: string): void;
+}
+
+export function inputReader(get: (name: string) => string, env: InputEnv): InputReader {
+  const read = (name: string): string => (get(name) ?? '').trim() || (DEFAULTS[name] ?? '');
+  const line = (name: string): string => {
+    const value = read(name);
+    if (/[\r\n]/.test(value)) fail(name, `${q(value)} must be a single line`);
+    return value;
+  };
+  const list = (name: string, opts?: ListOptions): string[] => {
+    try {
+      return parseList(read(name), opts);
+    } catch (err) {
+      return fail(name, (err as Error).message);
+    }
+  };
+  const bool = (name: string): boolean => parseBool(name, read(name));
+  const file = (name: string, p: string, what = ''): void => {
+    if (!env.exists(p)) fail(name, `${q(p)}${what} does not exist`);
+    if (env.isDirectory(p)) fail(name, `${q(p)}${what} is a directory, not a file`);
+  };
+  return { read, line, list, bool, file };
+}
+
+/** YAML 1.2 core booleans, as core.getBooleanInput accepts them. */
+export function parseBool(input: string, value: string): boolean {
+  if (['true', 'True', 'TRUE'].includes(value)) return true;
+  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  return fail(input, `${q(value)} is not a boolean (use true or false)`);
+}
+
+export function parseTristate(input: string, value: string): Tristate {
+  if (['auto', 'Auto', 'AUTO'].includes(value)) return 'auto';
+  if (['true', 'True', 'TRUE'].includes(value)) return 'true';
+  if (['false', 'False', 'FALSE'].includes(value)) return 'false';
+  return fail(input, `${q(value)} is not one of auto, true, false`);
+}
+
+/** `vX.Y.Z` or `X.Y.Z` (optionally with a pre-release), returned with the leading v. */
+export function parseVersion(input: string, value: string, alternatives: string): string {
+  if (!VERSION.test(value)) fail(input, `${q(value)} is not ${alternatives ? `${alternatives} ` : ''}a version like v1.2.3`);
+  return value.startsWith('v') ? value : `v${value}`;
+}
+
+/** An http(s) URL, returned without trailing slashes. */
+export function parseHttpUrl(input: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    fail(input, `${q(value)} is not an http(s) URL`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Splits at the first `=`; the value may itself contain `=`. */
+export function splitPair(item: string): [string, string] {
+  const eq = item.indexOf('=');
+  return eq === -1 ? [item, ''] : [item.slice(0, eq), item.slice(eq + 1)];
+}
+
+/** KEY=VALUE items: a key without whitespace, then `=`; the value may be empty. */
+export function keyValues(input: string, items: string[]): string[] {
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || /\s/.test(item.slice(0, eq))) fail(input, `${q(item)} is not KEY=VALUE`);
+  }
+  return items;
+}
+
+export function parseRef(input: string, value: string, what = 'image reference'): ImageRef {
+  return tryOr(input, () => parseReference(value), `${q(value)} is not a valid ${what}: `);
+}
+
+/** An image pinned by a version tag (not latest) or a digest. */
+export function parsePinnedImage(input: string, value: string): string {
+  const ref = parseRef(input, value);
+  if (ref.digest === undefined && (ref.tag === undefined || ref.tag === 'latest')) {
+    fail(input, `${q(value)} is not pinned; give a version tag other than latest, or a digest`);
+  }
+  return formatReference(ref);
+}
