@@ -1,9 +1,11 @@
 // End-to-end tests: the bundled dist/ driven against the running test bed.
+import base from './jest.config.js';
+
 export default {
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  testEnvironment: base.testEnvironment,
+  extensionsToTreatAsEsm: base.extensionsToTreatAsEsm,
+  moduleNameMapper: base.moduleNameMapper,
+  transform: base.transform,
   testMatch: ['<rootDir>/e2e/**/*.e2e.test.ts'],
   testTimeout: 600000,
 };
