@@ -28,6 +28,10 @@ build: node_modules
 check-dist: build
 	@git diff --exit-code --stat -- dist/ || { echo "dist/ is stale: run 'make build' and commit dist/"; exit 1; }
 
+lint: node_modules
+	npm run format:check
+	npm run lint
+
 # The README's inputs/outputs tables are generated from action.yml.
 check-docs: node_modules
 	npm run docs:check
@@ -42,10 +46,10 @@ e2e: node_modules testbed-up
 	mkdir -p $(RESULTS)
 	source .testbed/env && npm run test:e2e -- --json --outputFile=$(RESULTS)/e2e.json
 
-test: node_modules testbed-up check-dist check-docs unit e2e
+test: node_modules testbed-up lint check-dist check-docs unit e2e
 	@node scripts/test-summary.mjs $(RESULTS)/unit.json $(RESULTS)/e2e.json
 
 demo: node_modules testbed-up
 	source .testbed/env && node scripts/demo.mjs
 
-.PHONY: help testbed-up testbed-down build check-dist check-docs unit e2e test demo
+.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo

@@ -217,7 +217,13 @@ describe('buildArgs', () => {
 describe('parseSecrets', () => {
   test.each([
     [['A=1'], [{ id: 'A', value: '1' }]],
-    [['A=x=y', 'B='], [{ id: 'A', value: 'x=y' }, { id: 'B', value: '' }]],
+    [
+      ['A=x=y', 'B='],
+      [
+        { id: 'A', value: 'x=y' },
+        { id: 'B', value: '' },
+      ],
+    ],
   ])('%j', (lines, want) => {
     expect(parseSecrets(lines)).toEqual(want);
   });
@@ -279,7 +285,10 @@ describe('parseMetadata (real buildx v0.36.1 metadata files)', () => {
   });
 
   it('keeps the descriptor platform of a single-manifest result', () => {
-    expect(parseBuildMetadata(fixture('metadata-push-by-digest.json'))['containerimage.descriptor']?.platform).toEqual({ architecture: 'arm64', os: 'linux' });
+    expect(parseBuildMetadata(fixture('metadata-push-by-digest.json'))['containerimage.descriptor']?.platform).toEqual({
+      architecture: 'arm64',
+      os: 'linux',
+    });
   });
 
   test.each([
@@ -287,7 +296,11 @@ describe('parseMetadata (real buildx v0.36.1 metadata files)', () => {
     ['an array', '[]', 'buildx metadata: expected an object, got an array'],
     ['no digest', '{"image.name":"x"}', 'has neither "containerimage.digest" nor "containerimage.descriptor"'],
     ['bad digest', '{"containerimage.digest":"sha256:abc"}', 'containerimage.digest: expected a digest'],
-    ['bad size', '{"containerimage.descriptor":{"mediaType":"m","digest":"sha256:' + 'a'.repeat(64) + '","size":"12"}}', 'containerimage.descriptor.size: expected a non-negative integer size, got "12"'],
+    [
+      'bad size',
+      '{"containerimage.descriptor":{"mediaType":"m","digest":"sha256:' + 'a'.repeat(64) + '","size":"12"}}',
+      'containerimage.descriptor.size: expected a non-negative integer size, got "12"',
+    ],
     [
       'descriptor and digest disagree',
       JSON.stringify({
@@ -303,16 +316,40 @@ describe('parseMetadata (real buildx v0.36.1 metadata files)', () => {
 
   it('accepts a descriptor without containerimage.digest', () => {
     const d = `sha256:${'c'.repeat(64)}`;
-    expect(parseMetadata(JSON.stringify({ 'containerimage.descriptor': { mediaType: 'x', digest: d, size: 3 } }))).toEqual({ digest: d, mediaType: 'x', size: 3 });
+    expect(parseMetadata(JSON.stringify({ 'containerimage.descriptor': { mediaType: 'x', digest: d, size: 3 } }))).toEqual({
+      digest: d,
+      mediaType: 'x',
+      size: 3,
+    });
   });
 });
 
 describe('imageManifestDigest / imageManifestDescriptor (real per-platform indexes)', () => {
   test.each([
-    ['registry index, linux/arm/v7', 'inspect-raw-platform-index-arm-v7.json', ARMV7, 'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0'],
-    ['registry index, linux/arm64', 'inspect-raw-platform-index-arm64.json', ARM64, 'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab'],
-    ['OCI layout index, linux/arm/v7', 'oci-platform-index-arm-v7.json', ARMV7, 'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0'],
-    ['linux/arm64/v8 is linux/arm64', 'inspect-raw-platform-index-arm64.json', { ...ARM64, variant: 'v8', id: 'linux/arm64/v8' }, 'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab'],
+    [
+      'registry index, linux/arm/v7',
+      'inspect-raw-platform-index-arm-v7.json',
+      ARMV7,
+      'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0',
+    ],
+    [
+      'registry index, linux/arm64',
+      'inspect-raw-platform-index-arm64.json',
+      ARM64,
+      'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab',
+    ],
+    [
+      'OCI layout index, linux/arm/v7',
+      'oci-platform-index-arm-v7.json',
+      ARMV7,
+      'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0',
+    ],
+    [
+      'linux/arm64/v8 is linux/arm64',
+      'inspect-raw-platform-index-arm64.json',
+      { ...ARM64, variant: 'v8', id: 'linux/arm64/v8' },
+      'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab',
+    ],
   ])('%s', (_name, file, platform, want) => {
     const parsed = parseManifestOrIndex(fixture(file));
     const got = imageManifestDigest(parsed, platform, 'sha256:ignored');
@@ -333,7 +370,9 @@ describe('imageManifestDigest / imageManifestDescriptor (real per-platform index
     ['arm64/v8 entry is arm64', { os: 'linux', architecture: 'arm64', variant: 'v8' }, ARM64, true],
   ])('platform matching: %s', (_name, platform, want, matches) => {
     const d = `sha256:${'d'.repeat(64)}`;
-    const index = parseManifestOrIndex(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1, platform }] }));
+    const index = parseManifestOrIndex(
+      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1, platform }] }),
+    );
     if (matches) expect(imageManifestDigest(index, want, 'x')).toBe(d);
     else expect(() => imageManifestDigest(index, want, 'x')).toThrow('found 0');
   });
@@ -349,7 +388,9 @@ describe('imageManifestDigest / imageManifestDescriptor (real per-platform index
 
   it('refuses an index for another platform', () => {
     const parsed = parseManifestOrIndex(fixture('inspect-raw-platform-index-arm-v7.json'));
-    expect(() => imageManifestDigest(parsed, ARM64, 'x')).toThrow('expected one image manifest for linux/arm64 in the index, found 0 (image entries: linux/arm/v7)');
+    expect(() => imageManifestDigest(parsed, ARM64, 'x')).toThrow(
+      'expected one image manifest for linux/arm64 in the index, found 0 (image entries: linux/arm/v7)',
+    );
     expect(() => imageManifestDigest(parsed, parsePlatform('linux/arm/v6'), 'x')).toThrow('found 0');
   });
 

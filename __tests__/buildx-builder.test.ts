@@ -13,7 +13,12 @@ const base = { driver: 'docker-container', driverOpts: [] as string[], endpoint:
 describe('createBuilderArgs', () => {
   test.each<[string, Partial<typeof base>, string | undefined, string[]]>([
     ['docker-container default', {}, undefined, ['buildx', 'create', '--name', 'multiarch-x1', '--driver', 'docker-container']],
-    ['empty driver means docker-container', { driver: '' }, undefined, ['buildx', 'create', '--name', 'multiarch-x1', '--driver', 'docker-container']],
+    [
+      'empty driver means docker-container',
+      { driver: '' },
+      undefined,
+      ['buildx', 'create', '--name', 'multiarch-x1', '--driver', 'docker-container'],
+    ],
     [
       'driver opts and a config file from the input',
       { driverOpts: ['image=moby/buildkit:v0.32.2', 'network=host'], buildkitdConfig: '/cfg/buildkitd.toml' },
@@ -70,7 +75,16 @@ describe('parseInspect (real buildx v0.36.1 output)', () => {
           endpoint: 'unix:///work/main/.testbed/run/buildkitd.sock',
           status: 'running',
           buildkitVersion: 'v0.32.2',
-          platforms: ['linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/arm64', 'linux/386', 'linux/arm/v7', 'linux/arm/v6'],
+          platforms: [
+            'linux/amd64',
+            'linux/amd64/v2',
+            'linux/amd64/v3',
+            'linux/amd64/v4',
+            'linux/arm64',
+            'linux/386',
+            'linux/arm/v7',
+            'linux/arm/v6',
+          ],
         },
       ],
     };

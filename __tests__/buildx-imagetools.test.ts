@@ -32,13 +32,30 @@ describe('createIndexArgs', () => {
       {},
       ['buildx', 'imagetools', 'create', '--builder', 'b', '-t', 'r/app:1.0', '-t', 'r/app:latest', 'r/app@sha256:a', 'r/app@sha256:b'],
     ],
-    ['dry run needs no tag', [], ['r/app@sha256:a'], { dryRun: true }, ['buildx', 'imagetools', 'create', '--builder', 'b', '--dry-run', 'r/app@sha256:a']],
+    [
+      'dry run needs no tag',
+      [],
+      ['r/app@sha256:a'],
+      { dryRun: true },
+      ['buildx', 'imagetools', 'create', '--builder', 'b', '--dry-run', 'r/app@sha256:a'],
+    ],
     [
       'annotations',
       ['r/app:1'],
       ['r/app@sha256:a'],
       { annotations: ['index:org.opencontainers.image.description=x'] },
-      ['buildx', 'imagetools', 'create', '--builder', 'b', '--annotation', 'index:org.opencontainers.image.description=x', '-t', 'r/app:1', 'r/app@sha256:a'],
+      [
+        'buildx',
+        'imagetools',
+        'create',
+        '--builder',
+        'b',
+        '--annotation',
+        'index:org.opencontainers.image.description=x',
+        '-t',
+        'r/app:1',
+        'r/app@sha256:a',
+      ],
     ],
   ])('%s', (_name, tags, sources, opts, want) => {
     expect(createIndexArgs('b', tags, sources, opts)).toEqual(want);
@@ -56,8 +73,12 @@ describe('createIndexArgs', () => {
 
 describe('digestOf / dry-run bytes (real buildx v0.36.1 output)', () => {
   it('inspect --raw output hashes to the digest it was fetched by', () => {
-    expect(digestOf(fixture('inspect-raw-platform-index-arm-v7.json'))).toBe('sha256:333b49fce470f672badd8ad482ac5aa864828a8e9ebadc96d902290656cd424b');
-    expect(digestOf(Buffer.from(fixture('inspect-raw-manifest-arm-v7.json')))).toBe('sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0');
+    expect(digestOf(fixture('inspect-raw-platform-index-arm-v7.json'))).toBe(
+      'sha256:333b49fce470f672badd8ad482ac5aa864828a8e9ebadc96d902290656cd424b',
+    );
+    expect(digestOf(Buffer.from(fixture('inspect-raw-manifest-arm-v7.json')))).toBe(
+      'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0',
+    );
     expect(digestOf(fixture('inspect-raw-index.json'))).toBe(PUSHED_INDEX);
   });
 
@@ -75,7 +96,9 @@ describe('digestOf / dry-run bytes (real buildx v0.36.1 output)', () => {
   });
 
   it('index from image-manifest sources: also byte-identical to what the registry stored', () => {
-    expect(digestOf(dryRunBytes(fixture('imagetools-create-dry-run-manifests.txt')))).toBe('sha256:19a6e6af300fce6ed1bd91e9695167ead7cb17121ad650e6fbe02aec315c3c6f');
+    expect(digestOf(dryRunBytes(fixture('imagetools-create-dry-run-manifests.txt')))).toBe(
+      'sha256:19a6e6af300fce6ed1bd91e9695167ead7cb17121ad650e6fbe02aec315c3c6f',
+    );
   });
 });
 
@@ -133,13 +156,33 @@ describe('manifest/index guards', () => {
     ['schema 1', { schemaVersion: 1, config: {} }, 'schemaVersion: expected 2, got number 1'],
     ['neither', { schemaVersion: 2 }, 'has neither "manifests" (index) nor "config" (manifest)'],
     ['both', { schemaVersion: 2, manifests: [], config: {} }, 'has both'],
-    ['index with a manifest media type', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [] }, 'an index must have an index media type'],
-    ['manifest with an index media type', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', config: { mediaType: 'c', digest: d, size: 1 }, layers: [] }, 'a manifest must have'],
+    [
+      'index with a manifest media type',
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [] },
+      'an index must have an index media type',
+    ],
+    [
+      'manifest with an index media type',
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', config: { mediaType: 'c', digest: d, size: 1 }, layers: [] },
+      'a manifest must have',
+    ],
     ['entry without digest', { schemaVersion: 2, manifests: [{ mediaType: 'm', size: 1 }] }, 'manifests[0].digest: expected a digest'],
-    ['platform without os', { schemaVersion: 2, manifests: [{ mediaType: 'm', digest: d, size: 1, platform: { architecture: 'arm' } }] }, 'manifests[0].platform.os: expected a string, got undefined'],
-    ['numeric annotation', { schemaVersion: 2, manifests: [{ mediaType: 'm', digest: d, size: 1, annotations: { a: 1 } }] }, 'manifests[0].annotations.a: expected a string'],
+    [
+      'platform without os',
+      { schemaVersion: 2, manifests: [{ mediaType: 'm', digest: d, size: 1, platform: { architecture: 'arm' } }] },
+      'manifests[0].platform.os: expected a string, got undefined',
+    ],
+    [
+      'numeric annotation',
+      { schemaVersion: 2, manifests: [{ mediaType: 'm', digest: d, size: 1, annotations: { a: 1 } }] },
+      'manifests[0].annotations.a: expected a string',
+    ],
     ['layers missing', { schemaVersion: 2, config: { mediaType: 'c', digest: d, size: 1 } }, 'layers: expected an array, got undefined'],
-    ['negative size', { schemaVersion: 2, config: { mediaType: 'c', digest: d, size: -1 }, layers: [] }, 'config.size: expected a non-negative integer size'],
+    [
+      'negative size',
+      { schemaVersion: 2, config: { mediaType: 'c', digest: d, size: -1 }, layers: [] },
+      'config.size: expected a non-negative integer size',
+    ],
   ])('rejects %s', (_name, value, msg) => {
     expect(() => assertManifestOrIndex(value)).toThrow(SchemaError);
     expect(() => assertManifestOrIndex(value)).toThrow(msg);

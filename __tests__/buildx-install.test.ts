@@ -20,14 +20,17 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 describe('parseBuildxVersion', () => {
   test.each([
     [readFileSync(path.join(FIXTURES, 'version.txt'), 'utf8'), { version: 'v0.36.1', revision: '1d8dde89b8aba914e05e45366770736fea1fd690' }],
-    ['github.com/docker/buildx 0.11.2+azure-1 9872040b6626fb7d87ef7296fd5b832e8cc2ad17\n', { version: 'v0.11.2+azure-1', revision: '9872040b6626fb7d87ef7296fd5b832e8cc2ad17' }],
+    [
+      'github.com/docker/buildx 0.11.2+azure-1 9872040b6626fb7d87ef7296fd5b832e8cc2ad17\n',
+      { version: 'v0.11.2+azure-1', revision: '9872040b6626fb7d87ef7296fd5b832e8cc2ad17' },
+    ],
     ['github.com/docker/buildx v0.12.1-desktop.4 6a1c8e8', { version: 'v0.12.1-desktop.4', revision: '6a1c8e8' }],
     ['\ngithub.com/docker/buildx v0.9.0\n', { version: 'v0.9.0' }],
   ])('%j', (text, want) => {
     expect(parseBuildxVersion(text)).toEqual(want);
   });
 
-  test.each([[''], ['docker: \'buildx\' is not a docker command.'], ['github.com/docker/buildx dev abc']])('rejects %j', (text) => {
+  test.each([[''], ["docker: 'buildx' is not a docker command."], ['github.com/docker/buildx dev abc']])('rejects %j', (text) => {
     expect(() => parseBuildxVersion(text)).toThrow('cannot read a version');
   });
 });
@@ -180,7 +183,9 @@ describe('ensureBuildx', () => {
     const host = fakeHost();
     host.deps.env = { DOCKER_CONFIG: '/cfg' };
     // the fake docker reads ~/.docker only, as a docker with another plugin directory would
-    await expect(ensureBuildx(host.deps, 'v0.36.1', BASE)).rejects.toThrow('installed /cfg/cli-plugins/docker-buildx but `docker buildx version` still fails');
+    await expect(ensureBuildx(host.deps, 'v0.36.1', BASE)).rejects.toThrow(
+      'installed /cfg/cli-plugins/docker-buildx but `docker buildx version` still fails',
+    );
     expect(host.files.get('/cfg/cli-plugins/docker-buildx')?.mode).toBe(0o755);
   });
 

@@ -119,118 +119,198 @@ describe('parseInputs: push', () => {
 
 describe('parseInputs: normalisation of good inputs', () => {
   it.each<[string, Record<string, string>, Partial<Inputs>]>([
-    ['normalises platform aliases', { platforms: 'linux/aarch64, linux/arm\nlinux/x86_64' }, {
-      platforms: [
-        { os: 'linux', arch: 'arm64', id: 'linux/arm64' },
-        { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' },
-        { os: 'linux', arch: 'amd64', id: 'linux/amd64' },
-      ],
-    }],
-    ['expands bare tags against image and removes duplicates', { tags: '1.2.3, latest\n1.2.3\nghcr.io/org/app:latest' }, {
-      tags: ['ghcr.io/org/app:1.2.3', 'ghcr.io/org/app:latest'],
-    }],
-    ['takes docker/metadata-action tags output as is', { tags: 'ghcr.io/org/app:main\nghcr.io/org/app:sha-abc1234\n' }, {
-      tags: ['ghcr.io/org/app:main', 'ghcr.io/org/app:sha-abc1234'],
-    }],
-    ['writes full tag references with their registry', { tags: 'user/other:1,alpine:edge' }, {
-      tags: ['docker.io/user/other:1', 'docker.io/library/alpine:edge'],
-    }],
+    [
+      'normalises platform aliases',
+      { platforms: 'linux/aarch64, linux/arm\nlinux/x86_64' },
+      {
+        platforms: [
+          { os: 'linux', arch: 'arm64', id: 'linux/arm64' },
+          { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' },
+          { os: 'linux', arch: 'amd64', id: 'linux/amd64' },
+        ],
+      },
+    ],
+    [
+      'expands bare tags against image and removes duplicates',
+      { tags: '1.2.3, latest\n1.2.3\nghcr.io/org/app:latest' },
+      {
+        tags: ['ghcr.io/org/app:1.2.3', 'ghcr.io/org/app:latest'],
+      },
+    ],
+    [
+      'takes docker/metadata-action tags output as is',
+      { tags: 'ghcr.io/org/app:main\nghcr.io/org/app:sha-abc1234\n' },
+      {
+        tags: ['ghcr.io/org/app:main', 'ghcr.io/org/app:sha-abc1234'],
+      },
+    ],
+    [
+      'writes full tag references with their registry',
+      { tags: 'user/other:1,alpine:edge' },
+      {
+        tags: ['docker.io/user/other:1', 'docker.io/library/alpine:edge'],
+      },
+    ],
     ['writes image with its registry', { image: 'user/app' }, { image: 'docker.io/user/app' }],
-    ['keys platform-files by the normalised platform', { 'platform-files': 'linux/aarch64 = Dockerfile.arm64' }, {
-      platformFiles: { 'linux/arm64': 'Dockerfile.arm64' },
-    }],
+    [
+      'keys platform-files by the normalised platform',
+      { 'platform-files': 'linux/aarch64 = Dockerfile.arm64' },
+      {
+        platformFiles: { 'linux/arm64': 'Dockerfile.arm64' },
+      },
+    ],
     ['defaults file to <context>/Dockerfile', { context: 'app' }, { context: 'app', file: 'app/Dockerfile' }],
-    ['does not check file for a git context', { context: 'https://github.com/org/repo.git#main', file: 'docker/Dockerfile' }, {
-      context: 'https://github.com/org/repo.git#main',
-      file: 'docker/Dockerfile',
-    }],
+    [
+      'does not check file for a git context',
+      { context: 'https://github.com/org/repo.git#main', file: 'docker/Dockerfile' },
+      {
+        context: 'https://github.com/org/repo.git#main',
+        file: 'docker/Dockerfile',
+      },
+    ],
     ['leaves file to buildx for a git context', { context: 'git@github.com:org/repo.git' }, { file: '' }],
-    ['keeps commas inside build-args, labels and cache lines', {
-      'build-args': 'A=1,2\nB=',
-      labels: 'org.opencontainers.image.title=App, the',
-      'cache-from': 'type=gha,scope=x',
-      'cache-to': 'type=gha,mode=max',
-    }, {
-      buildArgs: ['A=1,2', 'B='],
-      labels: ['org.opencontainers.image.title=App, the'],
-      cacheFrom: ['type=gha,scope=x'],
-      cacheTo: ['type=gha,mode=max'],
-    }],
-    ['accepts annotation type prefixes', { annotations: 'index:org.x=1\nmanifest[linux/arm64],index:org.y=2\norg.z=3' }, {
-      annotations: ['index:org.x=1', 'manifest[linux/arm64],index:org.y=2', 'org.z=3'],
-    }],
+    [
+      'keeps commas inside build-args, labels and cache lines',
+      {
+        'build-args': 'A=1,2\nB=',
+        labels: 'org.opencontainers.image.title=App, the',
+        'cache-from': 'type=gha,scope=x',
+        'cache-to': 'type=gha,mode=max',
+      },
+      {
+        buildArgs: ['A=1,2', 'B='],
+        labels: ['org.opencontainers.image.title=App, the'],
+        cacheFrom: ['type=gha,scope=x'],
+        cacheTo: ['type=gha,mode=max'],
+      },
+    ],
+    [
+      'accepts annotation type prefixes',
+      { annotations: 'index:org.x=1\nmanifest[linux/arm64],index:org.y=2\norg.z=3' },
+      {
+        annotations: ['index:org.x=1', 'manifest[linux/arm64],index:org.y=2', 'org.z=3'],
+      },
+    ],
     ['keeps = inside a secret value', { secrets: 'token=a=b=c\nNPM.rc_1-x=' }, { secrets: ['token=a=b=c', 'NPM.rc_1-x='] }],
-    ['accepts YAML core booleans', { 'no-cache': 'True', scan: 'TRUE', 'ignore-unfixed': 'true' }, {
-      noCache: true,
-      scan: true,
-      ignoreUnfixed: true,
-    }],
-    ['lower-cases boolean attestations and keeps attributes as given', { provenance: 'True', sbom: 'generator=docker/buildkit-syft-scanner' }, {
-      provenance: 'true',
-      sbom: 'generator=docker/buildkit-syft-scanner',
-    }],
+    [
+      'accepts YAML core booleans',
+      { 'no-cache': 'True', scan: 'TRUE', 'ignore-unfixed': 'true' },
+      {
+        noCache: true,
+        scan: true,
+        ignoreUnfixed: true,
+      },
+    ],
+    [
+      'lower-cases boolean attestations and keeps attributes as given',
+      { provenance: 'True', sbom: 'generator=docker/buildkit-syft-scanner' },
+      {
+        provenance: 'true',
+        sbom: 'generator=docker/buildkit-syft-scanner',
+      },
+    ],
     ['keeps provenance mode=max', { provenance: 'mode=max' }, { provenance: 'mode=max' }],
-    ['accepts a qemu-image pinned by digest even if tagged latest', { 'qemu-image': `tonistiigi/binfmt:latest@${SHA}`, qemu: 'false' }, {
-      qemuImage: `docker.io/tonistiigi/binfmt:latest@${SHA}`,
-      qemu: 'false',
-    }],
+    [
+      'accepts a qemu-image pinned by digest even if tagged latest',
+      { 'qemu-image': `tonistiigi/binfmt:latest@${SHA}`, qemu: 'false' },
+      {
+        qemuImage: `docker.io/tonistiigi/binfmt:latest@${SHA}`,
+        qemu: 'false',
+      },
+    ],
     ['accepts an existing builder with default driver settings', { builder: 'my-builder' }, { builder: 'my-builder' }],
-    ['accepts a remote driver with a tcp endpoint', { driver: 'remote', endpoint: 'tcp://buildkitd:1234' }, {
-      driver: 'remote',
-      endpoint: 'tcp://buildkitd:1234',
-    }],
-    ['accepts driver-opts and a buildkitd config file', { 'driver-opts': 'network=host\nimage=moby/buildkit:v0.20.0', 'buildkitd-config': 'buildkitd.toml' }, {
-      driverOpts: ['network=host', 'image=moby/buildkit:v0.20.0'],
-      buildkitdConfig: 'buildkitd.toml',
-    }],
-    ['keeps an inline buildkitd config on several lines', { 'buildkitd-config-inline': '[worker.oci]\n  max-parallelism = 4' }, {
-      buildkitdConfigInline: '[worker.oci]\n  max-parallelism = 4',
-    }],
-    ['adds the v to versions and strips trailing slashes from URLs', {
-      'buildx-version': '0.20.1',
-      'buildx-base-url': 'https://mirror.example.com/buildx/',
-      'trivy-version': '0.60.0',
-      'trivy-base-url': 'http://mirror.local/trivy//',
-    }, {
-      buildxVersion: 'v0.20.1',
-      buildxBaseUrl: 'https://mirror.example.com/buildx',
-      trivyVersion: 'v0.60.0',
-      trivyBaseUrl: 'http://mirror.local/trivy',
-    }],
+    [
+      'accepts a remote driver with a tcp endpoint',
+      { driver: 'remote', endpoint: 'tcp://buildkitd:1234' },
+      {
+        driver: 'remote',
+        endpoint: 'tcp://buildkitd:1234',
+      },
+    ],
+    [
+      'accepts driver-opts and a buildkitd config file',
+      { 'driver-opts': 'network=host\nimage=moby/buildkit:v0.20.0', 'buildkitd-config': 'buildkitd.toml' },
+      {
+        driverOpts: ['network=host', 'image=moby/buildkit:v0.20.0'],
+        buildkitdConfig: 'buildkitd.toml',
+      },
+    ],
+    [
+      'keeps an inline buildkitd config on several lines',
+      { 'buildkitd-config-inline': '[worker.oci]\n  max-parallelism = 4' },
+      {
+        buildkitdConfigInline: '[worker.oci]\n  max-parallelism = 4',
+      },
+    ],
+    [
+      'adds the v to versions and strips trailing slashes from URLs',
+      {
+        'buildx-version': '0.20.1',
+        'buildx-base-url': 'https://mirror.example.com/buildx/',
+        'trivy-version': '0.60.0',
+        'trivy-base-url': 'http://mirror.local/trivy//',
+      },
+      {
+        buildxVersion: 'v0.20.1',
+        buildxBaseUrl: 'https://mirror.example.com/buildx',
+        trivyVersion: 'v0.60.0',
+        trivyBaseUrl: 'http://mirror.local/trivy',
+      },
+    ],
     ['accepts buildx-version latest', { 'buildx-version': 'latest' }, { buildxVersion: 'latest' }],
     ['parses max-parallel', { 'max-parallel': '2' }, { maxParallel: 2 }],
-    ['upper-cases, orders and dedupes severity', { severity: 'critical, high,HIGH', 'fail-on': 'HIGH' }, {
-      severity: ['HIGH', 'CRITICAL'],
-      failOn: 'high',
-    }],
+    [
+      'upper-cases, orders and dedupes severity',
+      { severity: 'critical, high,HIGH', 'fail-on': 'HIGH' },
+      {
+        severity: ['HIGH', 'CRITICAL'],
+        failOn: 'high',
+      },
+    ],
     ['allows any severity subset with fail-on none', { severity: 'CRITICAL', 'fail-on': 'none' }, { severity: ['CRITICAL'], failOn: 'none' }],
     ['lower-cases and dedupes scanners', { scanners: 'Vuln,secret,vuln' }, { scanners: ['vuln', 'secret'] }],
-    ['reads trivy options', {
-      trivyignores: '.trivyignore',
-      'trivy-db-repository': 'mirror.gcr.io/aquasec/trivy-db:2',
-      'trivy-cache-dir': '/tmp/trivy',
-      sarif: 'sarif-out',
-    }, {
-      trivyignores: ['.trivyignore'],
-      trivyDbRepository: 'mirror.gcr.io/aquasec/trivy-db:2',
-      trivyCacheDir: '/tmp/trivy',
-      sarif: 'sarif-out',
-    }],
+    [
+      'reads trivy options',
+      {
+        trivyignores: '.trivyignore',
+        'trivy-db-repository': 'mirror.gcr.io/aquasec/trivy-db:2',
+        'trivy-cache-dir': '/tmp/trivy',
+        sarif: 'sarif-out',
+      },
+      {
+        trivyignores: ['.trivyignore'],
+        trivyDbRepository: 'mirror.gcr.io/aquasec/trivy-db:2',
+        trivyCacheDir: '/tmp/trivy',
+        sarif: 'sarif-out',
+      },
+    ],
     ['accepts a sarif directory that does not exist yet', { sarif: 'reports/sarif' }, { sarif: 'reports/sarif' }],
-    ['writes promote-to with registries and removes duplicates', { tags: '1.0', 'promote-to': 'quay.io/org/app:1.0\nuser/app:1.0, quay.io/org/app:1.0' }, {
-      promoteTo: ['quay.io/org/app:1.0', 'docker.io/user/app:1.0'],
-    }],
-    ['reads registry-auth with every value as a string', {
-      'registry-auth': '- registry: quay.io\n  username: bot\n  password: 0123\n- {registry: "127.0.0.1:5000", username: u, password: "p: w"}',
-    }, {
-      registryAuth: [
-        { registry: 'quay.io', username: 'bot', password: '0123' },
-        { registry: '127.0.0.1:5000', username: 'u', password: 'p: w' },
-      ],
-    }],
-    ['accepts a platform-tags template', { tags: '1.0', platforms: 'linux/arm/v6,linux/arm/v7,linux/amd64', 'platform-tags': '{tag}-{os}-{arch}{variant}' }, {
-      platformTags: '{tag}-{os}-{arch}{variant}',
-    }],
+    [
+      'writes promote-to with registries and removes duplicates',
+      { tags: '1.0', 'promote-to': 'quay.io/org/app:1.0\nuser/app:1.0, quay.io/org/app:1.0' },
+      {
+        promoteTo: ['quay.io/org/app:1.0', 'docker.io/user/app:1.0'],
+      },
+    ],
+    [
+      'reads registry-auth with every value as a string',
+      {
+        'registry-auth': '- registry: quay.io\n  username: bot\n  password: 0123\n- {registry: "127.0.0.1:5000", username: u, password: "p: w"}',
+      },
+      {
+        registryAuth: [
+          { registry: 'quay.io', username: 'bot', password: '0123' },
+          { registry: '127.0.0.1:5000', username: 'u', password: 'p: w' },
+        ],
+      },
+    ],
+    [
+      'accepts a platform-tags template',
+      { tags: '1.0', platforms: 'linux/arm/v6,linux/arm/v7,linux/amd64', 'platform-tags': '{tag}-{os}-{arch}{variant}' },
+      {
+        platformTags: '{tag}-{os}-{arch}{variant}',
+      },
+    ],
   ])('%s', (_name, values, expected) => {
     expect(parseWith({ ...IMAGE, ...values })).toMatchObject(expected);
   });

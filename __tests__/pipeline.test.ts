@@ -160,7 +160,9 @@ describe('the fake tools answer as the test bed did', () => {
     expect(composeIndex(PLATFORMS.map(platformIndex))).toBe(DRY_RUN);
     const manifests = [fixture(PROVENANCE_MAX.images['linux/arm64'].file), fixture(PROVENANCE_MAX.images['linux/arm/v7'].file)];
     expect(composeIndex(manifests)).toBe(fixture('buildx/imagetools-create-dry-run-manifests.txt'));
-    expect(composeIndex(manifests, ['index:org.opencontainers.image.description=fixture'])).toBe(fixture('buildx/imagetools-create-dry-run-annotated.txt'));
+    expect(composeIndex(manifests, ['index:org.opencontainers.image.description=fixture'])).toBe(
+      fixture('buildx/imagetools-create-dry-run-annotated.txt'),
+    );
   });
 
   it('holds the captured manifests under their digests', () => {
@@ -202,9 +204,13 @@ describe('runPipeline: every platform passes', () => {
       expect(attestations).not.toContain(d);
     }
 
-    const metadata = json<{ image: string; digest: string; pushed: boolean; tags: string[]; platforms: Record<string, { digest: string; emulated: boolean; seconds: number; size: number }> }>(
-      r.outputs.metadata,
-    );
+    const metadata = json<{
+      image: string;
+      digest: string;
+      pushed: boolean;
+      tags: string[];
+      platforms: Record<string, { digest: string; emulated: boolean; seconds: number; size: number }>;
+    }>(r.outputs.metadata);
     expect(metadata).toMatchObject({ image: FIXTURE_IMAGE, digest: INDEX_DIGEST, pushed: true, tags: [TAG] });
     for (const p of PLATFORMS) {
       const m = metadata.platforms[p];
@@ -268,7 +274,9 @@ describe('runPipeline: every platform passes', () => {
     await runPipeline(inputs({ sarif: sarifDir }), r.deps);
     const files = json<string[]>(r.outputs['sarif-files']);
     expect(files.map((f) => path.basename(f)).sort()).toEqual(['trivy-linux-amd64.sarif', 'trivy-linux-arm-v7.sarif', 'trivy-linux-arm64.sarif']);
-    const categories = files.map((f) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { runs: { automationDetails: { id: string } }[] }).runs[0]?.automationDetails.id);
+    const categories = files.map(
+      (f) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { runs: { automationDetails: { id: string } }[] }).runs[0]?.automationDetails.id,
+    );
     expect(categories.sort()).toEqual(['trivy/linux-amd64/', 'trivy/linux-arm-v7/', 'trivy/linux-arm64/']);
   });
 
@@ -353,7 +361,12 @@ describe('runPipeline: the vulnerability gate', () => {
   });
 
   it('fails on a DB download failure, saying so, and creates nothing', async () => {
-    const r = setup({ dbDownloadFailure: { exitCode: 1, stderr: 'FATAL Fatal error: init error: DB error: failed to download vulnerability DB: OCI repository error: 1 error occurred\n' } });
+    const r = setup({
+      dbDownloadFailure: {
+        exitCode: 1,
+        stderr: 'FATAL Fatal error: init error: DB error: failed to download vulnerability DB: OCI repository error: 1 error occurred\n',
+      },
+    });
     const err = await rejection(runPipeline(inputs(), r.deps));
 
     expect(err).toBeInstanceOf(PipelineError);
@@ -484,7 +497,10 @@ describe('runPipeline: push false', () => {
   it('builds each platform into an OCI layout in the temp dir, scans it there, and writes nothing to a registry', async () => {
     // The test bed's OCI-layout builds: amd64 without attestations, arm/v7 with provenance.
     const r = setup({
-      metadata: { 'linux/amd64': 'buildx/metadata-oci-noattest-linux-amd64.json', 'linux/arm/v7': 'buildx/metadata-oci-provenance-max-linux-arm-v7.json' },
+      metadata: {
+        'linux/amd64': 'buildx/metadata-oci-noattest-linux-amd64.json',
+        'linux/arm/v7': 'buildx/metadata-oci-provenance-max-linux-arm-v7.json',
+      },
     });
     await runPipeline(inputs({ push: 'false', image: '', tags: '', platforms: 'linux/amd64,linux/arm/v7' }), r.deps);
 
@@ -510,7 +526,9 @@ describe('runPipeline: push false', () => {
 describe('runPipeline: registry credentials', () => {
   it('fails before building anything when the registry refuses the credentials', async () => {
     const r = setup({ requireAuth: { username: 'ci-bot', password: 'the-right-one' } });
-    const err = await rejection(runPipeline(inputs({ 'registry-auth': '- registry: 127.0.0.1:5000\n  username: ci-bot\n  password: a-wrong-one\n' }), r.deps));
+    const err = await rejection(
+      runPipeline(inputs({ 'registry-auth': '- registry: 127.0.0.1:5000\n  username: ci-bot\n  password: a-wrong-one\n' }), r.deps),
+    );
     expect(err.message).toContain('127.0.0.1:5000');
     expect(err.message).not.toContain('a-wrong-one');
     expect(r.tools.builds()).toEqual([]);

@@ -1,12 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  formatPlatform,
-  normalisePlatform,
-  parsePlatform,
-  platformSlug,
-  qemuArch,
-  renderPlatformTag,
-} from '../src/platform.js';
+import { formatPlatform, normalisePlatform, parsePlatform, platformSlug, qemuArch, renderPlatformTag } from '../src/platform.js';
 
 describe('parsePlatform', () => {
   it.each([

@@ -42,8 +42,16 @@ describe('parseBinfmtEntry', () => {
   });
 
   test.each([
-    ['disabled, no flags', 'disabled\ninterpreter /usr/bin/qemu-riscv64-static\nflags: \noffset 0\nmagic 7f45\nmask ffff\n', { enabled: false, flags: '' }],
-    ['binfmt image style', 'enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: OCF\noffset 0\nmagic 7f45\nmask ffff\n', { enabled: true, flags: 'OCF', interpreter: '/usr/bin/qemu-aarch64' }],
+    [
+      'disabled, no flags',
+      'disabled\ninterpreter /usr/bin/qemu-riscv64-static\nflags: \noffset 0\nmagic 7f45\nmask ffff\n',
+      { enabled: false, flags: '' },
+    ],
+    [
+      'binfmt image style',
+      'enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: OCF\noffset 0\nmagic 7f45\nmask ffff\n',
+      { enabled: true, flags: 'OCF', interpreter: '/usr/bin/qemu-aarch64' },
+    ],
     ['extension type', 'enabled\ninterpreter /usr/bin/wine\nflags: \nextension .exe\n', { enabled: true, interpreter: '/usr/bin/wine' }],
   ])('%s', (_name, text, want) => {
     expect(parseBinfmtEntry('x', text)).toMatchObject(want);
@@ -103,9 +111,30 @@ describe('planQemu', () => {
       [AARCH64, ARM],
       { action: 'handled', reason: 'linux/arm64: qemu-aarch64 already registered with flags PF, skipped' },
     ],
-    ['arm/v7 handled', 'auto', 'linux/arm/v7', 'x64', [AARCH64, ARM], { action: 'handled', reason: 'linux/arm/v7: qemu-arm already registered with flags PF, skipped' }],
-    ['a -static entry counts', 'auto', 'linux/arm64', 'x64', [staticName], { action: 'handled', reason: 'linux/arm64: qemu-aarch64-static already registered with flags PF, skipped' }],
-    ['riscv64 missing', 'auto', 'linux/riscv64', 'x64', [AARCH64, ARM], { action: 'register', reason: 'linux/riscv64: no qemu-riscv64 binfmt entry, registering' }],
+    [
+      'arm/v7 handled',
+      'auto',
+      'linux/arm/v7',
+      'x64',
+      [AARCH64, ARM],
+      { action: 'handled', reason: 'linux/arm/v7: qemu-arm already registered with flags PF, skipped' },
+    ],
+    [
+      'a -static entry counts',
+      'auto',
+      'linux/arm64',
+      'x64',
+      [staticName],
+      { action: 'handled', reason: 'linux/arm64: qemu-aarch64-static already registered with flags PF, skipped' },
+    ],
+    [
+      'riscv64 missing',
+      'auto',
+      'linux/riscv64',
+      'x64',
+      [AARCH64, ARM],
+      { action: 'register', reason: 'linux/riscv64: no qemu-riscv64 binfmt entry, registering' },
+    ],
     [
       'entry without F',
       'auto',
@@ -115,17 +144,67 @@ describe('planQemu', () => {
       {
         action: 'register',
         replace: 'qemu-aarch64',
-        reason: 'linux/arm64: qemu-aarch64 is registered with flags P, without F build containers cannot find the interpreter; registering again with F',
+        reason:
+          'linux/arm64: qemu-aarch64 is registered with flags P, without F build containers cannot find the interpreter; registering again with F',
       },
     ],
-    ['disabled entry', 'auto', 'linux/arm64', 'x64', [disabled], { action: 'register', replace: 'qemu-aarch64', reason: 'linux/arm64: qemu-aarch64 is registered but disabled; registering again with F' }],
-    ['true registers even if handled', 'true', 'linux/arm64', 'x64', [AARCH64], { action: 'register', reason: 'linux/arm64: qemu is true, registering qemu-aarch64 (qemu-aarch64 is registered with flags PF)' }],
-    ['true, nothing registered', 'true', 'linux/s390x', 'x64', [], { action: 'register', reason: 'linux/s390x: qemu is true, registering qemu-s390x' }],
-    ['false but handled', 'false', 'linux/arm64', 'x64', [AARCH64], { action: 'handled', reason: 'linux/arm64: qemu is false, but qemu-aarch64 is registered with flags PF; it runs emulated' }],
-    ['false and missing', 'false', 'linux/arm/v7', 'x64', [AARCH64], { action: 'unavailable', reason: 'linux/arm/v7: qemu is false and no qemu-arm entry is registered; RUN steps for it will fail' }],
-    ['false and no F', 'false', 'linux/arm64', 'x64', [noF], { action: 'unavailable', reason: 'linux/arm64: qemu is false and qemu-aarch64 is registered with flags P (no F); RUN steps for it will fail' }],
+    [
+      'disabled entry',
+      'auto',
+      'linux/arm64',
+      'x64',
+      [disabled],
+      { action: 'register', replace: 'qemu-aarch64', reason: 'linux/arm64: qemu-aarch64 is registered but disabled; registering again with F' },
+    ],
+    [
+      'true registers even if handled',
+      'true',
+      'linux/arm64',
+      'x64',
+      [AARCH64],
+      { action: 'register', reason: 'linux/arm64: qemu is true, registering qemu-aarch64 (qemu-aarch64 is registered with flags PF)' },
+    ],
+    [
+      'true, nothing registered',
+      'true',
+      'linux/s390x',
+      'x64',
+      [],
+      { action: 'register', reason: 'linux/s390x: qemu is true, registering qemu-s390x' },
+    ],
+    [
+      'false but handled',
+      'false',
+      'linux/arm64',
+      'x64',
+      [AARCH64],
+      { action: 'handled', reason: 'linux/arm64: qemu is false, but qemu-aarch64 is registered with flags PF; it runs emulated' },
+    ],
+    [
+      'false and missing',
+      'false',
+      'linux/arm/v7',
+      'x64',
+      [AARCH64],
+      { action: 'unavailable', reason: 'linux/arm/v7: qemu is false and no qemu-arm entry is registered; RUN steps for it will fail' },
+    ],
+    [
+      'false and no F',
+      'false',
+      'linux/arm64',
+      'x64',
+      [noF],
+      { action: 'unavailable', reason: 'linux/arm64: qemu is false and qemu-aarch64 is registered with flags P (no F); RUN steps for it will fail' },
+    ],
     ['false, native', 'false', 'linux/amd64', 'x64', [], { action: 'native', reason: 'linux/amd64: native on this x64 host' }],
-    ['windows', 'auto', 'windows/arm64', 'x64', [AARCH64], { action: 'unavailable', reason: 'windows/arm64: no emulation available (QEMU user emulation runs linux binaries only)' }],
+    [
+      'windows',
+      'auto',
+      'windows/arm64',
+      'x64',
+      [AARCH64],
+      { action: 'unavailable', reason: 'windows/arm64: no emulation available (QEMU user emulation runs linux binaries only)' },
+    ],
   ])('%s', (_name, mode, platform, host, entries, want) => {
     const plan = planQemu(mode, [P(platform)], host, entries);
     const item = plan.items[0];
@@ -190,7 +269,8 @@ describe('setupQemu', () => {
     const calls: string[][] = [];
     const exec: Exec = async (command, args, options): Promise<ExecResult> => {
       calls.push([command, ...args]);
-      if (command === 'docker' && args[0] === 'info') return { exitCode: daemon ? 0 : 1, stdout: '', stderr: daemon ? '' : 'Cannot connect to the Docker daemon' };
+      if (command === 'docker' && args[0] === 'info')
+        return { exitCode: daemon ? 0 : 1, stdout: '', stderr: daemon ? '' : 'Cannot connect to the Docker daemon' };
       if (command === 'docker' && args[0] === 'run') {
         const i = args.indexOf('--install');
         for (const a of (args[i + 1] ?? '').split(',')) {
@@ -209,7 +289,11 @@ describe('setupQemu', () => {
 
   it('runs no process when nothing needs registering', async () => {
     const { exec, calls } = host(true);
-    const r = await setupQemu(exec, plan('auto', ['linux/amd64', 'linux/arm64'], [AARCH64]), { qemuImage: 'img', binfmtDir: binfmt, log: (m) => log.push(m) });
+    const r = await setupQemu(exec, plan('auto', ['linux/amd64', 'linux/arm64'], [AARCH64]), {
+      qemuImage: 'img',
+      binfmtDir: binfmt,
+      log: (m) => log.push(m),
+    });
     expect(r).toEqual({ emulated: ['linux/arm64'], method: 'none', registered: [] });
     expect(calls).toEqual([]);
     expect(log).toEqual(['linux/amd64: native on this x64 host', 'linux/arm64: qemu-aarch64 already registered with flags PF, skipped']);
@@ -266,11 +350,18 @@ describe('setupQemu', () => {
       writeFile: async (file: string, data: string) => {
         written.push(`${path.basename(file)} <- ${data}`);
         // the kernel turns a register line into an entry file
-        if (path.basename(file) === 'register') writeFileSync(path.join(binfmt, 'qemu-riscv64'), entry('riscv64', path.join(bin, 'qemu-riscv64-static'), 'F'));
+        if (path.basename(file) === 'register')
+          writeFileSync(path.join(binfmt, 'qemu-riscv64'), entry('riscv64', path.join(bin, 'qemu-riscv64-static'), 'F'));
       },
     };
     const { exec, calls } = host(false);
-    const r = await setupQemu(exec, plan('auto', ['linux/riscv64', 'linux/amd64']), { qemuImage: 'img', binfmtDir: binfmt, qemuBinDir: bin, log: (m) => log.push(m), fs });
+    const r = await setupQemu(exec, plan('auto', ['linux/riscv64', 'linux/amd64']), {
+      qemuImage: 'img',
+      binfmtDir: binfmt,
+      qemuBinDir: bin,
+      log: (m) => log.push(m),
+      fs,
+    });
     expect(r).toEqual({ emulated: ['linux/riscv64'], method: 'host-qemu', registered: ['riscv64'] });
     expect(calls).toEqual([['docker', 'info']]);
     expect(written).toEqual([`register <- ${registerLine('riscv64', path.join(bin, 'qemu-riscv64-static'))}`]);
@@ -288,7 +379,13 @@ describe('setupQemu', () => {
       return { exitCode: 0, stdout: '', stderr: '' };
     };
     const fs = { ...nodeQemuFs, which: async (t: string) => (t === 'update-binfmts' ? '/usr/sbin/update-binfmts' : '') };
-    const r = await setupQemu(exec, plan('auto', ['linux/arm64']), { qemuImage: 'img', binfmtDir: binfmt, qemuBinDir: bin, log: (m) => log.push(m), fs });
+    const r = await setupQemu(exec, plan('auto', ['linux/arm64']), {
+      qemuImage: 'img',
+      binfmtDir: binfmt,
+      qemuBinDir: bin,
+      log: (m) => log.push(m),
+      fs,
+    });
     expect(r.method).toBe('host-qemu');
     expect(calls).toEqual([
       ['docker', 'info'],
@@ -301,9 +398,9 @@ describe('setupQemu', () => {
   it('without a daemon and without host QEMU, says what is missing', async () => {
     mounted();
     const { exec } = host(false);
-    await expect(setupQemu(exec, plan('auto', ['linux/arm64']), { qemuImage: 'img', binfmtDir: binfmt, qemuBinDir: bin, log: (m) => log.push(m) })).rejects.toThrow(
-      `no docker daemon to run the binfmt image and no host QEMU (${bin}/qemu-aarch64-static missing)`,
-    );
+    await expect(
+      setupQemu(exec, plan('auto', ['linux/arm64']), { qemuImage: 'img', binfmtDir: binfmt, qemuBinDir: bin, log: (m) => log.push(m) }),
+    ).rejects.toThrow(`no docker daemon to run the binfmt image and no host QEMU (${bin}/qemu-aarch64-static missing)`);
     expect(existsSync(path.join(binfmt, 'qemu-aarch64'))).toBe(false);
   });
 
@@ -322,7 +419,13 @@ describe('setupQemu', () => {
         else writeFileSync(path.join(binfmt, 'qemu-aarch64'), entry('aarch64', '/usr/bin/qemu-aarch64-static', 'F'));
       },
     };
-    const r = await setupQemu(host(false).exec, plan('auto', ['linux/arm64'], entries), { qemuImage: 'img', binfmtDir: binfmt, qemuBinDir: bin, log: (m) => log.push(m), fs });
+    const r = await setupQemu(host(false).exec, plan('auto', ['linux/arm64'], entries), {
+      qemuImage: 'img',
+      binfmtDir: binfmt,
+      qemuBinDir: bin,
+      log: (m) => log.push(m),
+      fs,
+    });
     expect(r.registered).toEqual(['aarch64']);
     expect(written).toEqual(['qemu-aarch64 <- -1', 'register <- :qemu-aarch64:']);
   });

@@ -49,7 +49,10 @@ describe('parseReference', () => {
     ['app:', 'tag "" is not valid (up to 128 of letters, digits, _ . -, not starting with . or -)'],
     [`app:${'t'.repeat(129)}`, `tag "${'t'.repeat(129)}" is not valid (up to 128 of letters, digits, _ . -, not starting with . or -)`],
     ['app@sha256:abc', 'digest "sha256:abc" is not valid (want algorithm:hex, e.g. sha256: and 64 lower-case hex digits)'],
-    [`app@sha256:${'A'.repeat(64)}`, `digest "sha256:${'A'.repeat(64)}" is not valid (want algorithm:hex, e.g. sha256: and 64 lower-case hex digits)`],
+    [
+      `app@sha256:${'A'.repeat(64)}`,
+      `digest "sha256:${'A'.repeat(64)}" is not valid (want algorithm:hex, e.g. sha256: and 64 lower-case hex digits)`,
+    ],
     ['bad_host.io/app', 'registry "bad_host.io" is not a valid host[:port]'],
     ['ghcr.io:port/app', 'registry "ghcr.io:port" is not a valid host[:port]'],
     [`ghcr.io/${'a'.repeat(248)}`, 'name is 256 characters long, more than 255'],

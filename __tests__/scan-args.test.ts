@@ -9,7 +9,21 @@ import {
 } from '../src/scan/args.js';
 
 const REF = '127.0.0.1:5000/app@sha256:1111111111111111111111111111111111111111111111111111111111111111';
-const COMMON = ['--format', 'json', '--output', '/w/trivy-x.json', '--cache-dir', '/c', '--skip-db-update', '--skip-java-db-update', '--skip-version-check', '--disable-telemetry', '--quiet', '--exit-code', '0'];
+const COMMON = [
+  '--format',
+  'json',
+  '--output',
+  '/w/trivy-x.json',
+  '--cache-dir',
+  '/c',
+  '--skip-db-update',
+  '--skip-java-db-update',
+  '--skip-version-check',
+  '--disable-telemetry',
+  '--quiet',
+  '--exit-code',
+  '0',
+];
 const base: Omit<TrivyScanArgsOptions, 'target'> = {
   outputFile: '/w/trivy-x.json',
   cacheDir: '/c',
@@ -38,8 +52,27 @@ describe('trivyScanArgs', () => {
     ],
     [
       'ignore-unfixed, several scanners and chosen severities',
-      { ...base, severity: ['HIGH', 'CRITICAL'], scanners: ['vuln', 'secret'], ignoreUnfixed: true, target: { kind: 'remote', ref: REF, platform: 'linux/amd64' } },
-      ['image', '--image-src', 'remote', '--platform', 'linux/amd64', ...COMMON, '--severity', 'HIGH,CRITICAL', '--scanners', 'vuln,secret', '--ignore-unfixed', REF],
+      {
+        ...base,
+        severity: ['HIGH', 'CRITICAL'],
+        scanners: ['vuln', 'secret'],
+        ignoreUnfixed: true,
+        target: { kind: 'remote', ref: REF, platform: 'linux/amd64' },
+      },
+      [
+        'image',
+        '--image-src',
+        'remote',
+        '--platform',
+        'linux/amd64',
+        ...COMMON,
+        '--severity',
+        'HIGH,CRITICAL',
+        '--scanners',
+        'vuln,secret',
+        '--ignore-unfixed',
+        REF,
+      ],
     ],
     [
       'an ignore file',
@@ -65,8 +98,26 @@ describe('trivyScanArgs', () => {
 
 describe('trivyDbDownloadArgs', () => {
   it.each<[string, { cacheDir: string; dbRepository?: string }, string[]]>([
-    ['from a mirror', { cacheDir: '/c', dbRepository: '127.0.0.1:5000/trivy-db:2' }, ['image', '--download-db-only', '--cache-dir', '/c', '--db-repository', '127.0.0.1:5000/trivy-db:2', '--skip-version-check', '--disable-telemetry', '--no-progress']],
-    ['from trivy default repositories', { cacheDir: '/c', dbRepository: '' }, ['image', '--download-db-only', '--cache-dir', '/c', '--skip-version-check', '--disable-telemetry', '--no-progress']],
+    [
+      'from a mirror',
+      { cacheDir: '/c', dbRepository: '127.0.0.1:5000/trivy-db:2' },
+      [
+        'image',
+        '--download-db-only',
+        '--cache-dir',
+        '/c',
+        '--db-repository',
+        '127.0.0.1:5000/trivy-db:2',
+        '--skip-version-check',
+        '--disable-telemetry',
+        '--no-progress',
+      ],
+    ],
+    [
+      'from trivy default repositories',
+      { cacheDir: '/c', dbRepository: '' },
+      ['image', '--download-db-only', '--cache-dir', '/c', '--skip-version-check', '--disable-telemetry', '--no-progress'],
+    ],
   ])('%s', (_name, opts, argv) => {
     expect(trivyDbDownloadArgs(opts)).toEqual(argv);
   });
@@ -111,6 +162,8 @@ describe('planIgnoreFiles', () => {
   });
 
   it('refuses to merge a YAML ignore file with others, naming it', () => {
-    expect(() => planIgnoreFiles(['.trivyignore', 'policy/.trivyignore.yml'])).toThrow(/trivyignores: policy\/\.trivyignore\.yml is a YAML ignore file/);
+    expect(() => planIgnoreFiles(['.trivyignore', 'policy/.trivyignore.yml'])).toThrow(
+      /trivyignores: policy\/\.trivyignore\.yml is a YAML ignore file/,
+    );
   });
 });

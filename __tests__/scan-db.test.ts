@@ -62,7 +62,10 @@ describe('prepareDb', () => {
       if (failing === 'restore') throw new Error('cache service unreachable');
       if (store.has(key)) return key;
       const prefix = restoreKeys[0] ?? '\u0000';
-      return [...store.keys()].filter((k) => k.startsWith(prefix)).sort().pop();
+      return [...store.keys()]
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .pop();
     },
     saveCache: async (paths, key) => {
       if (failing === 'save') throw new Error('cache write denied');
@@ -110,7 +113,9 @@ describe('prepareDb', () => {
   it('only warns when restoring from the Actions cache fails, and still downloads and saves', async () => {
     const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '' }, deps(RUNNER, 'restore'));
     expect(r).toEqual({ saved: true });
-    expect(logs.filter((l) => l.startsWith('warning:'))).toEqual(['warning: could not restore the trivy DB from the Actions cache: cache service unreachable']);
+    expect(logs.filter((l) => l.startsWith('warning:'))).toEqual([
+      'warning: could not restore the trivy DB from the Actions cache: cache service unreachable',
+    ]);
   });
 
   it('only warns when saving to the Actions cache fails', async () => {
@@ -120,10 +125,18 @@ describe('prepareDb', () => {
   });
 
   it('throws, naming the repository and trivy error, when trivy cannot download the DB', async () => {
-    const stderr = 'INFO [vulndb] Downloading vulnerability DB...\nFATAL Fatal error run error: init error: DB error: failed to download vulnerability DB\n';
-    const err = await prepareDb(trivy({ exitCode: 1, stderr }), '/opt/trivy', { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps(RUNNER)).catch((e: unknown) => e as Error);
+    const stderr =
+      'INFO [vulndb] Downloading vulnerability DB...\nFATAL Fatal error run error: init error: DB error: failed to download vulnerability DB\n';
+    const err = await prepareDb(
+      trivy({ exitCode: 1, stderr }),
+      '/opt/trivy',
+      { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' },
+      deps(RUNNER),
+    ).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 \(\/opt\/trivy image --download-db-only --cache-dir \.\.\. exited with code 1\):\n/);
+    expect((err as Error).message).toMatch(
+      /^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 \(\/opt\/trivy image --download-db-only --cache-dir \.\.\. exited with code 1\):\n/,
+    );
     expect((err as Error).message).toContain('FATAL Fatal error run error: init error: DB error: failed to download vulnerability DB');
     expect(store.size).toBe(0);
   });
@@ -147,9 +160,15 @@ describe('prepareDb', () => {
   });
 
   // The real binary, when the test bed has built it: TRIVY_BIN=/path/to/trivy npm run test:unit
-  (process.env.TRIVY_BIN ? it : it.skip)('real trivy: an unreachable DB mirror is an error, not a pass', async () => {
-    const err = await prepareDb(execCommand, process.env.TRIVY_BIN as string, { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps({})).catch((e: unknown) => e as Error);
-    expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 /);
-    expect((err as Error).message).toContain('connection refused');
-  }, 60_000);
+  (process.env.TRIVY_BIN ? it : it.skip)(
+    'real trivy: an unreachable DB mirror is an error, not a pass',
+    async () => {
+      const err = await prepareDb(execCommand, process.env.TRIVY_BIN as string, { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps({})).catch(
+        (e: unknown) => e as Error,
+      );
+      expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 /);
+      expect((err as Error).message).toContain('connection refused');
+    },
+    60_000,
+  );
 });

@@ -10,7 +10,8 @@ const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name)
 const report = (name: string) => parseReport(fixture(name), name);
 
 /** A minimal report in trivy's shape with the given results. */
-const withResults = (results: unknown[]): string => JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: results });
+const withResults = (results: unknown[]): string =>
+  JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: results });
 
 describe('parseReport', () => {
   it('reads the vulnerabilities of a container image report', () => {
@@ -49,14 +50,22 @@ describe('parseReport', () => {
     ['no schema version', '{"Results":[]}', /SchemaVersion is undefined/],
     ['Results not an array', '{"SchemaVersion":2,"Results":{}}', /Results is not an array/],
     ['a result without Target', withResults([{ Class: 'os-pkgs' }]), /Results\[0\]\.Target is missing/],
-    ['a vulnerability without id', withResults([{ Target: 't', Vulnerabilities: [{ PkgName: 'p', Severity: 'LOW' }] }]), /Results\[0\]\.Vulnerabilities\[0\]\.VulnerabilityID/],
+    [
+      'a vulnerability without id',
+      withResults([{ Target: 't', Vulnerabilities: [{ PkgName: 'p', Severity: 'LOW' }] }]),
+      /Results\[0\]\.Vulnerabilities\[0\]\.VulnerabilityID/,
+    ],
     [
       'an unknown severity',
       withResults([{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p', Severity: 'SEVERE' }] }]),
       /Vulnerabilities\[0\]\.Severity is "SEVERE", not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/,
     ],
     ['a missing severity', withResults([{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p' }] }]), /Severity is undefined/],
-    ['a non-string FixedVersion', withResults([{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p', Severity: 'LOW', FixedVersion: 2 }] }]), /FixedVersion is not a string/],
+    [
+      'a non-string FixedVersion',
+      withResults([{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p', Severity: 'LOW', FixedVersion: 2 }] }]),
+      /FixedVersion is not a string/,
+    ],
     ['a secret without rule', withResults([{ Target: 't', Secrets: [{ Severity: 'HIGH' }] }]), /Secrets\[0\]\.RuleID/],
   ])('refuses %s with an error naming the field', (_name, json, message) => {
     expect(() => parseReport(json, 'report.json')).toThrow(message);
@@ -126,7 +135,9 @@ describe('evaluateGate', () => {
   });
 
   it('fails on a detected secret at or above the gate', () => {
-    const json = withResults([{ Target: '/app/.env', Class: 'secret', Secrets: [{ RuleID: 'github-pat', Category: 'GitHub', Severity: 'CRITICAL', Title: 'GitHub PAT' }] }]);
+    const json = withResults([
+      { Target: '/app/.env', Class: 'secret', Secrets: [{ RuleID: 'github-pat', Category: 'GitHub', Severity: 'CRITICAL', Title: 'GitHub PAT' }] },
+    ]);
     const scan = evaluateGate('linux/amd64', parseReport(json), 'critical');
     expect(scan.passed).toBe(false);
     expect(scan.findings[0]).toMatchObject({ kind: 'secret', id: 'github-pat', package: '/app/.env' });
@@ -162,7 +173,13 @@ describe('evaluateGate', () => {
 
   it('fails on a forbidden license found by the license scanner', () => {
     const json = withResults([
-      { Target: 'OS Packages', Class: 'license', Licenses: [{ Severity: 'HIGH', Category: 'restricted', PkgName: 'busybox', FilePath: '', Name: 'GPL-2.0-only', Text: '', Confidence: 1, Link: '' }] },
+      {
+        Target: 'OS Packages',
+        Class: 'license',
+        Licenses: [
+          { Severity: 'HIGH', Category: 'restricted', PkgName: 'busybox', FilePath: '', Name: 'GPL-2.0-only', Text: '', Confidence: 1, Link: '' },
+        ],
+      },
     ]);
     const scan = evaluateGate('linux/amd64', parseReport(json), 'high');
     expect(scan.passed).toBe(false);
@@ -212,8 +229,16 @@ describe('gateFailureMessage', () => {
   });
 
   it('names the kind and file of a secret', () => {
-    expect(formatFinding({ kind: 'secret', id: 'aws-access-key-id', package: '/app/.env', installedVersion: '', fixedVersion: '', severity: 'CRITICAL', target: '/app/.env' })).toBe(
-      'aws-access-key-id secret in /app/.env (CRITICAL)',
-    );
+    expect(
+      formatFinding({
+        kind: 'secret',
+        id: 'aws-access-key-id',
+        package: '/app/.env',
+        installedVersion: '',
+        fixedVersion: '',
+        severity: 'CRITICAL',
+        target: '/app/.env',
+      }),
+    ).toBe('aws-access-key-id secret in /app/.env (CRITICAL)');
   });
 });

@@ -100,12 +100,19 @@ describe('verifyChecksum on a real file', () => {
   });
 
   it('accepts the file whose hash the checksums file lists', async () => {
-    await expect(verifyChecksum(file, 'trivy_0.74.0_Linux-64bit.tar.gz', `${sha256(content)}  trivy_0.74.0_Linux-64bit.tar.gz\n`, 'trivy_0.74.0_checksums.txt')).resolves.toBeUndefined();
+    await expect(
+      verifyChecksum(file, 'trivy_0.74.0_Linux-64bit.tar.gz', `${sha256(content)}  trivy_0.74.0_Linux-64bit.tar.gz\n`, 'trivy_0.74.0_checksums.txt'),
+    ).resolves.toBeUndefined();
   });
 
   it('refuses a mismatch, naming the file and both hashes', async () => {
     const listed = sha256('something else');
-    const err = await verifyChecksum(file, 'trivy_0.74.0_Linux-64bit.tar.gz', `${listed}  trivy_0.74.0_Linux-64bit.tar.gz\n`, 'trivy_0.74.0_checksums.txt').catch((e: unknown) => e as Error);
+    const err = await verifyChecksum(
+      file,
+      'trivy_0.74.0_Linux-64bit.tar.gz',
+      `${listed}  trivy_0.74.0_Linux-64bit.tar.gz\n`,
+      'trivy_0.74.0_checksums.txt',
+    ).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toBe(
       `refusing to install trivy: SHA256 mismatch for trivy_0.74.0_Linux-64bit.tar.gz: trivy_0.74.0_checksums.txt lists ${listed}, the download is ${sha256(content)}`,
@@ -113,9 +120,9 @@ describe('verifyChecksum on a real file', () => {
   });
 
   it('refuses a file missing from the checksums file', async () => {
-    await expect(verifyChecksum(file, 'trivy_0.74.0_Linux-64bit.tar.gz', `${sha256(content)}  other.tar.gz\n`, 'trivy_0.74.0_checksums.txt')).rejects.toThrow(
-      'refusing to install trivy: trivy_0.74.0_Linux-64bit.tar.gz is not listed in trivy_0.74.0_checksums.txt',
-    );
+    await expect(
+      verifyChecksum(file, 'trivy_0.74.0_Linux-64bit.tar.gz', `${sha256(content)}  other.tar.gz\n`, 'trivy_0.74.0_checksums.txt'),
+    ).rejects.toThrow('refusing to install trivy: trivy_0.74.0_Linux-64bit.tar.gz is not listed in trivy_0.74.0_checksums.txt');
   });
 });
 
@@ -168,7 +175,9 @@ describe('ensureTrivy', () => {
     const archive = await makeArchive('0.74.0');
     files = {
       [`/releases/v0.74.0/${ARCHIVE}`]: archive,
-      '/releases/v0.74.0/trivy_0.74.0_checksums.txt': Buffer.from(`${sha256('other')}  trivy_0.74.0_Linux-ARM.tar.gz\n${sha256(archive)}  ${ARCHIVE}\n`),
+      '/releases/v0.74.0/trivy_0.74.0_checksums.txt': Buffer.from(
+        `${sha256('other')}  trivy_0.74.0_Linux-ARM.tar.gz\n${sha256(archive)}  ${ARCHIVE}\n`,
+      ),
     };
   });
   afterEach(() => {
@@ -193,7 +202,11 @@ describe('ensureTrivy', () => {
 
   it('refuses an archive whose hash does not match and caches nothing', async () => {
     files[`/releases/v0.74.0/${ARCHIVE}`] = await makeArchive('0.74.0-tampered');
-    await expect(ensureTrivy(deps(), '0.74.0', baseUrl)).rejects.toThrow(new RegExp(`SHA256 mismatch for ${ARCHIVE.replace(/\./g, '\\.')}: trivy_0\\.74\\.0_checksums\\.txt lists [0-9a-f]{64}, the download is [0-9a-f]{64}`));
+    await expect(ensureTrivy(deps(), '0.74.0', baseUrl)).rejects.toThrow(
+      new RegExp(
+        `SHA256 mismatch for ${ARCHIVE.replace(/\./g, '\\.')}: trivy_0\\.74\\.0_checksums\\.txt lists [0-9a-f]{64}, the download is [0-9a-f]{64}`,
+      ),
+    );
     await expect(fs.readdir(path.join(process.env.RUNNER_TOOL_CACHE as string))).resolves.toEqual([]);
   });
 
@@ -203,7 +216,9 @@ describe('ensureTrivy', () => {
   });
 
   it('fails when the mirror has no such release', async () => {
-    await expect(ensureTrivy(deps(), '0.73.0', baseUrl)).rejects.toThrow(new RegExp(`could not download ${baseUrl}/v0\\.73\\.0/trivy_0\\.73\\.0_.*: .*404`));
+    await expect(ensureTrivy(deps(), '0.73.0', baseUrl)).rejects.toThrow(
+      new RegExp(`could not download ${baseUrl}/v0\\.73\\.0/trivy_0\\.73\\.0_.*: .*404`),
+    );
   });
 
   it('uses the trivy on PATH when it reports exactly the wanted version', async () => {

@@ -43,7 +43,10 @@ async function ociLayout(root: string, busybox: string): Promise<string> {
   await fs.mkdir(path.join(layout, 'blobs', 'sha256'), { recursive: true });
   const layer = await blob(layout, gzipSync(raw));
   const diffId = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
-  const config = await blob(layout, Buffer.from(JSON.stringify({ architecture: 'arm', variant: 'v7', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] }, config: {} })));
+  const config = await blob(
+    layout,
+    Buffer.from(JSON.stringify({ architecture: 'arm', variant: 'v7', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] }, config: {} })),
+  );
   const manifest = await blob(
     layout,
     Buffer.from(
@@ -57,7 +60,12 @@ async function ociLayout(root: string, busybox: string): Promise<string> {
   );
   await fs.writeFile(
     path.join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+      ],
+    }),
   );
   await fs.writeFile(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   return layout;
@@ -71,8 +79,25 @@ run('scanPlatform with the real trivy', () => {
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'scan-real-'));
     const layout = await ociLayout(work, '1.36.1-r2');
-    build = { platform: { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' }, digest: 'sha256:unused', pushedDigest: 'sha256:unused', ref: layout, ociLayout: layout, seconds: 0, size: 0, emulated: false };
-    opts = { workDir: path.join(work, 'w'), cacheDir: CACHE, severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], scanners: ['vuln'], ignoreUnfixed: false, failOn: 'high', trivyignores: [] };
+    build = {
+      platform: { os: 'linux', arch: 'arm', variant: 'v7', id: 'linux/arm/v7' },
+      digest: 'sha256:unused',
+      pushedDigest: 'sha256:unused',
+      ref: layout,
+      ociLayout: layout,
+      seconds: 0,
+      size: 0,
+      emulated: false,
+    };
+    opts = {
+      workDir: path.join(work, 'w'),
+      cacheDir: CACHE,
+      severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'],
+      scanners: ['vuln'],
+      ignoreUnfixed: false,
+      failOn: 'high',
+      trivyignores: [],
+    };
   });
   afterAll(async () => {
     await fs.rm(work, { recursive: true, force: true });
@@ -82,7 +107,9 @@ run('scanPlatform with the real trivy', () => {
     const scan = await scanPlatform(execCommand, TRIVY, { ...opts, sarifDir: path.join(work, 'sarif') }, build);
     expect(scan.passed).toBe(false);
     expect(scan.counts).toEqual({ UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 });
-    expect(scan.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion} -> ${f.fixedVersion}`)).toEqual(['CVE-2099-10001 busybox 1.36.1-r2 -> 1.36.1-r29']);
+    expect(scan.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion} -> ${f.fixedVersion}`)).toEqual([
+      'CVE-2099-10001 busybox 1.36.1-r2 -> 1.36.1-r29',
+    ]);
     const sarif = JSON.parse(await fs.readFile(scan.sarifFile as string, 'utf8')) as { runs: { automationDetails: { id: string } }[] };
     expect(sarif.runs[0]?.automationDetails.id).toBe('trivy/linux-arm-v7/');
   }, 120_000);

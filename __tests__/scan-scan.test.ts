@@ -74,10 +74,20 @@ describe('scanPlatform', () => {
       platform: 'linux/arm64',
       counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 },
       passed: false,
-      findings: [expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', installedVersion: '1.36.1-r2', fixedVersion: '1.36.1-r29', severity: 'HIGH' })],
+      findings: [
+        expect.objectContaining({
+          id: 'CVE-2099-10001',
+          package: 'busybox',
+          installedVersion: '1.36.1-r2',
+          fixedVersion: '1.36.1-r29',
+          severity: 'HIGH',
+        }),
+      ],
       reportFile: path.join(opts.workDir, 'trivy-linux-arm64.json'),
     });
-    await expect(fs.readFile(scan.reportFile as string, 'utf8')).resolves.toBe(await fs.readFile(path.join(FIXTURES, 'handmade-image-arm64.json'), 'utf8'));
+    await expect(fs.readFile(scan.reportFile as string, 'utf8')).resolves.toBe(
+      await fs.readFile(path.join(FIXTURES, 'handmade-image-arm64.json'), 'utf8'),
+    );
     const argv = t.calls[0]?.args ?? [];
     expect(argv.slice(0, 5)).toEqual(['image', '--image-src', 'remote', '--platform', 'linux/arm64']);
     expect(argv[argv.length - 1]).toBe(`127.0.0.1:5000/testbed/vulnapp@${DIGEST_ARM64}`);
@@ -101,7 +111,9 @@ describe('scanPlatform', () => {
     const sarifDir = path.join(work, 'sarif');
     const scan = await scanPlatform(t.exec, 'trivy', { ...opts, sarifDir }, pushed('linux/arm64', 'arm64'));
     expect(scan.sarifFile).toBe(path.join(sarifDir, 'trivy-linux-arm64.sarif'));
-    const sarif = JSON.parse(await fs.readFile(scan.sarifFile as string, 'utf8')) as { runs: { automationDetails: { id: string }; results: unknown[] }[] };
+    const sarif = JSON.parse(await fs.readFile(scan.sarifFile as string, 'utf8')) as {
+      runs: { automationDetails: { id: string }; results: unknown[] }[];
+    };
     expect(sarif.runs.map((r) => r.automationDetails.id)).toEqual(['trivy/linux-arm64/']);
     expect(sarif.runs[0]?.results).toHaveLength(3);
     expect(t.calls[1]?.args).toEqual(['convert', '--format', 'sarif', '--output', scan.sarifFile, scan.reportFile]);
@@ -132,7 +144,9 @@ describe('scanPlatform', () => {
       await fs.copyFile(bad, args[args.indexOf('--output') + 1] as string);
       return { exitCode: 0, stdout: '', stderr: '' };
     };
-    await expect(scanPlatform(exec, 'trivy', opts, pushed('linux/arm64', 'arm64'))).rejects.toThrow(/malformed trivy report \(.*trivy-linux-arm64\.json\): SchemaVersion is 1/);
+    await expect(scanPlatform(exec, 'trivy', opts, pushed('linux/arm64', 'arm64'))).rejects.toThrow(
+      /malformed trivy report \(.*trivy-linux-arm64\.json\): SchemaVersion is 1/,
+    );
   });
 
   it('throws naming the platform when the SARIF conversion fails', async () => {
@@ -145,7 +159,9 @@ describe('scanPlatform', () => {
   it('refuses a pushed build whose ref is not pinned to its digest', async () => {
     const t = fakeTrivy({ report: 'handmade-image-arm64.json' });
     const build = { ...pushed('linux/arm64', 'arm64'), ref: '127.0.0.1:5000/testbed/vulnapp:latest' };
-    await expect(scanPlatform(t.exec, 'trivy', opts, build)).rejects.toThrow(/refusing to scan linux\/arm64: .*:latest is not pinned to its image-manifest digest/);
+    await expect(scanPlatform(t.exec, 'trivy', opts, build)).rejects.toThrow(
+      /refusing to scan linux\/arm64: .*:latest is not pinned to its image-manifest digest/,
+    );
     expect(t.calls).toEqual([]);
   });
 
@@ -170,14 +186,21 @@ describe('scanPlatform', () => {
       `#!/bin/sh\nout=""\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = "--output" ]; then out="$2"; shift; fi\n  shift\ndone\ncp '${report}' "$out"\nprintf '%s' "$DOCKER_CONFIG" > "$out.docker-config"\n`,
       { mode: 0o755 },
     );
-    const scan = await scanPlatform(execCommand, fake, { ...opts, env: { DOCKER_CONFIG: '/run/multiarch/docker-config' }, onLine: () => undefined }, pushed('linux/amd64', 'amd64'));
+    const scan = await scanPlatform(
+      execCommand,
+      fake,
+      { ...opts, env: { DOCKER_CONFIG: '/run/multiarch/docker-config' }, onLine: () => undefined },
+      pushed('linux/amd64', 'amd64'),
+    );
     expect(scan.passed).toBe(true);
     await expect(fs.readFile(`${scan.reportFile}.docker-config`, 'utf8')).resolves.toBe('/run/multiarch/docker-config');
   });
 
   it('turns a real non-zero trivy exit into an error naming the platform', async () => {
     const fake = path.join(work, 'trivy');
-    await fs.writeFile(fake, '#!/bin/sh\necho "FATAL Fatal error: --skip-db-update cannot be specified on the first run" >&2\nexit 1\n', { mode: 0o755 });
+    await fs.writeFile(fake, '#!/bin/sh\necho "FATAL Fatal error: --skip-db-update cannot be specified on the first run" >&2\nexit 1\n', {
+      mode: 0o755,
+    });
     await expect(scanPlatform(execCommand, fake, { ...opts, onLine: () => undefined }, pushed('linux/arm/v7', 'arm', 'v7'))).rejects.toThrow(
       'trivy scan of linux/arm/v7 failed with exit code 1:\nFATAL Fatal error: --skip-db-update cannot be specified on the first run',
     );

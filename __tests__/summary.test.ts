@@ -10,7 +10,16 @@ const INDEX = 'sha256:37fa925fbf0164755c2f274dfb25139d97604d8c6466eb01cd71627fe8
 const IMAGE = '127.0.0.1:5000/fixture-app';
 
 function build(id: string, digest: string, over: Partial<PlatformBuild> = {}): PlatformBuild {
-  return { platform: parsePlatform(id), digest, pushedDigest: digest, ref: `${IMAGE}@${digest}`, seconds: 12.34, size: 1066125, emulated: false, ...over };
+  return {
+    platform: parsePlatform(id),
+    digest,
+    pushedDigest: digest,
+    ref: `${IMAGE}@${digest}`,
+    seconds: 12.34,
+    size: 1066125,
+    emulated: false,
+    ...over,
+  };
 }
 
 function scan(platform: string, over: Partial<PlatformScan> = {}): PlatformScan {
@@ -111,13 +120,18 @@ describe('renderSummary', () => {
     const md = renderSummary(
       report({
         failOn: 'high',
-        scans: [scan('linux/amd64'), scan('linux/arm64', { passed: false, counts: { UNKNOWN: 0, LOW: 0, MEDIUM: 0, HIGH: 12, CRITICAL: 0 }, findings })],
+        scans: [
+          scan('linux/amd64'),
+          scan('linux/arm64', { passed: false, counts: { UNKNOWN: 0, LOW: 0, MEDIUM: 0, HIGH: 12, CRITICAL: 0 }, findings }),
+        ],
         stoppedBecause: 'vulnerability gate failed for 1 of 2 platform(s):',
       }),
     );
     expect(rows(md)[1]).toMatch(/\| 0 \| 12 \| 0 \| 0 \| 0 \| \*\*fail\*\* \|$/);
     expect(rows(md)[0]).toMatch(/\| pass \|$/);
-    expect(md).toContain('**linux/arm64** fails the gate:\n\n- HIGH CVE-2099-10001 in `busybox` 1.36.1-r28 -> 1.36.1-r29\n- HIGH CVE-2099-10002 in `busybox` 1.36.1-r28 -> (no fix)\n');
+    expect(md).toContain(
+      '**linux/arm64** fails the gate:\n\n- HIGH CVE-2099-10001 in `busybox` 1.36.1-r28 -> 1.36.1-r29\n- HIGH CVE-2099-10002 in `busybox` 1.36.1-r28 -> (no fix)\n',
+    );
     expect(md).toContain('CVE-2099-10010');
     expect(md).not.toContain('CVE-2099-10011');
     expect(md).not.toContain('**linux/amd64** fails');
@@ -151,7 +165,9 @@ describe('renderSummary', () => {
   });
 
   it('has no promotion section when nothing was promoted, and no size for an unknown size', () => {
-    const md = renderSummary(report({ builds: [build('linux/amd64', AMD64, { size: 0 })], platforms: ['linux/amd64'], scans: [scan('linux/amd64')] }));
+    const md = renderSummary(
+      report({ builds: [build('linux/amd64', AMD64, { size: 0 })], platforms: ['linux/amd64'], scans: [scan('linux/amd64')] }),
+    );
     expect(md).not.toContain('Promoted:');
     expect(rows(md)[0]).toContain(`| \`${AMD64}\` |  | 0 |`);
   });

@@ -10,7 +10,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const action = parse(fs.readFileSync(path.join(root, 'action.yml'), 'utf8'));
 const readmePath = path.join(root, 'README.md');
 
-const cell = (s) => String(s ?? '').replace(/\s+/g, ' ').trim().replace(/\|/g, '\\|');
+const cell = (s) =>
+  String(s ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/\|/g, '\\|');
 const code = (s) => (s === undefined || s === '' ? '' : `\`${cell(s)}\``);
 
 export function inputsTable(inputs) {

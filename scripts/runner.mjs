@@ -64,7 +64,13 @@ export function runAction(inputs, opts = {}) {
   };
   const stdio = opts.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'pipe';
   const started = Date.now();
-  const main = spawnSync(process.execPath, [path.join(ROOT, 'dist/main/index.js')], { cwd, env, encoding: 'utf8', stdio, maxBuffer: 256 * 1024 * 1024 });
+  const main = spawnSync(process.execPath, [path.join(ROOT, 'dist/main/index.js')], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    stdio,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const seconds = (Date.now() - started) / 1000;
   const state = parseCommandFile(fs.readFileSync(files.GITHUB_STATE, 'utf8'));
   let post = { exitCode: 0, stdout: '', stderr: '' };
@@ -99,5 +105,8 @@ export function runAction(inputs, opts = {}) {
 
 /** The error line(s) the action printed with core.setFailed (`::error::...`). */
 export function errorLines(run) {
-  return run.stdout.split('\n').filter((l) => l.startsWith('::error::')).map((l) => l.slice('::error::'.length));
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error::'))
+    .map((l) => l.slice('::error::'.length));
 }

@@ -207,8 +207,18 @@ export async function main(): Promise<void> {
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),
     builderName: `multiarch-${randomBytes(4).toString('hex')}`,
-    ensureBuildx: () => ensureBuildx(defaultInstallDeps(execCommand, (m) => core.info(m)), inputs.buildxVersion, inputs.buildxBaseUrl).then(() => undefined),
-    ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, (m) => core.info(m)), inputs.trivyVersion, inputs.trivyBaseUrl),
+    ensureBuildx: () =>
+      ensureBuildx(
+        defaultInstallDeps(execCommand, (m) => core.info(m)),
+        inputs.buildxVersion,
+        inputs.buildxBaseUrl,
+      ).then(() => undefined),
+    ensureTrivy: () =>
+      ensureTrivy(
+        defaultTrivyInstallDeps(execCommand, (m) => core.info(m)),
+        inputs.trivyVersion,
+        inputs.trivyBaseUrl,
+      ),
     setOutput: (n, v) => core.setOutput(n, v),
     writeSummary: async (md) => {
       if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();

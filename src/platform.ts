@@ -4,18 +4,7 @@
 import type { Platform } from './types.js';
 
 export const KNOWN_OS = ['linux', 'windows', 'freebsd', 'darwin'] as const;
-export const KNOWN_ARCH = [
-  'amd64',
-  'arm64',
-  'arm',
-  '386',
-  'ppc64le',
-  's390x',
-  'riscv64',
-  'mips64le',
-  'mips64',
-  'loong64',
-] as const;
+export const KNOWN_ARCH = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64', 'mips64le', 'mips64', 'loong64'] as const;
 
 type PlatformParts = Pick<Platform, 'os' | 'arch' | 'variant'>;
 

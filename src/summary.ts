@@ -82,7 +82,12 @@ export function renderSummary(r: RunReport): string {
     out.push(`Nothing was tagged or promoted: ${r.stoppedBecause}`, '');
   }
   if (r.promoted.length) {
-    out.push('Promoted:', '', ...r.promoted.map((p) => `- \`${p.ref}\` ${p.status === 'unchanged' ? '(unchanged, already at this digest)' : ''}`.trimEnd()), '');
+    out.push(
+      'Promoted:',
+      '',
+      ...r.promoted.map((p) => `- \`${p.ref}\` ${p.status === 'unchanged' ? '(unchanged, already at this digest)' : ''}`.trimEnd()),
+      '',
+    );
   }
   return out.join('\n');
 }

@@ -53,9 +53,18 @@ export const PROVENANCE_MAX = {
   },
   /** The image manifests inside them. */
   images: {
-    'linux/amd64': { digest: 'sha256:c46c198465c8dc9f4150fe7325fd1c6f86f8144b7d31e1d13103f383e4f19edd', file: 'buildx/inspect-raw-manifest-amd64.json' },
-    'linux/arm64': { digest: 'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab', file: 'buildx/inspect-raw-manifest-arm64-noattest.json' },
-    'linux/arm/v7': { digest: 'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0', file: 'buildx/inspect-raw-manifest-arm-v7.json' },
+    'linux/amd64': {
+      digest: 'sha256:c46c198465c8dc9f4150fe7325fd1c6f86f8144b7d31e1d13103f383e4f19edd',
+      file: 'buildx/inspect-raw-manifest-amd64.json',
+    },
+    'linux/arm64': {
+      digest: 'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab',
+      file: 'buildx/inspect-raw-manifest-arm64-noattest.json',
+    },
+    'linux/arm/v7': {
+      digest: 'sha256:069eff470762c21400fb523f86cabd066fc663192a482da5cebf8b38cc0a71c0',
+      file: 'buildx/inspect-raw-manifest-arm-v7.json',
+    },
   },
 } as const;
 
@@ -273,7 +282,8 @@ export class FakeTools {
     if (a0 === 'info') return ok('Server Version: 28.0.0\n');
     if (a0 === 'buildx' && a1 === 'create') {
       const name = flag(args, '--name') ?? 'fake-builder';
-      if (this.builders.has(name)) return fail(1, `ERROR: existing instance for "${name}" but no append mode, specify the node name to make changes for existing instances\n`);
+      if (this.builders.has(name))
+        return fail(1, `ERROR: existing instance for "${name}" but no append mode, specify the node name to make changes for existing instances\n`);
       this.builders.add(name);
       return ok(`${name}\n`);
     }
@@ -425,7 +435,8 @@ export class FakeTools {
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = new Headers(init.headers);
     const authorization = headers.get('authorization') ?? undefined;
-    const body = init.body === undefined || init.body === null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer()).toString('utf8');
+    const body =
+      init.body === undefined || init.body === null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer()).toString('utf8');
     const res = this.serve(url, method, authorization, body, headers.get('content-type') ?? '');
     this.requests.push({ method, url: url.href, ...(authorization ? { authorization } : {}), status: res.status, at: ++this.clock });
     return res;

@@ -140,7 +140,9 @@ export function imageManifestDescriptor(index: ManifestOrIndex, platform: Platfo
   const want = platformKey(platform.os, platform.arch, platform.variant);
   const matching = images.filter((d) => d.platform === undefined || platformKey(d.platform.os, d.platform.architecture, d.platform.variant) === want);
   if (matching.length !== 1) {
-    const seen = images.map((d) => (d.platform ? [d.platform.os, d.platform.architecture, d.platform.variant].filter(Boolean).join('/') : d.digest)).join(', ');
+    const seen = images
+      .map((d) => (d.platform ? [d.platform.os, d.platform.architecture, d.platform.variant].filter(Boolean).join('/') : d.digest))
+      .join(', ');
     throw new Error(`expected one image manifest for ${platform.id} in the index, found ${matching.length} (image entries: ${seen || 'none'})`);
   }
   return matching[0] as Descriptor;
@@ -212,7 +214,11 @@ export interface BuildPlatformOptions {
 }
 
 /** Runs one platform's build (argv from buildArgs) and reads its metadata file. */
-export async function buildPlatform(exec: Exec, args: readonly string[], opts: BuildPlatformOptions): Promise<BuildResultMetadata & { seconds: number }> {
+export async function buildPlatform(
+  exec: Exec,
+  args: readonly string[],
+  opts: BuildPlatformOptions,
+): Promise<BuildResultMetadata & { seconds: number }> {
   const started = Date.now();
   await exec('docker', args, opts.onLine ? { onLine: opts.onLine } : {});
   const seconds = (Date.now() - started) / 1000;

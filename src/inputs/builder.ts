@@ -53,7 +53,8 @@ export function parseBuilderInputs(r: InputReader): BuilderInputs {
     fail('endpoint', `${q(endpoint)} is neither a docker endpoint URL nor a docker context name`);
   }
   const buildxVersion = r.line('buildx-version');
-  const buildxVersionParsed = buildxVersion === '' || buildxVersion === 'latest' ? buildxVersion : parseVersion('buildx-version', buildxVersion, 'latest or');
+  const buildxVersionParsed =
+    buildxVersion === '' || buildxVersion === 'latest' ? buildxVersion : parseVersion('buildx-version', buildxVersion, 'latest or');
   const buildxBaseUrl = parseHttpUrl('buildx-base-url', r.line('buildx-base-url'));
   const maxParallelRaw = r.line('max-parallel');
   if (maxParallelRaw !== '' && !/^[1-9]\d*$/.test(maxParallelRaw)) {

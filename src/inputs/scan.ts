@@ -35,7 +35,10 @@ export function parseScanInputs(r: InputReader, env: InputEnv): ScanInputs {
     const needed = SEVERITIES.slice(SEVERITIES.indexOf(failOn.toUpperCase() as Severity));
     const missing = needed.filter((s) => !severity.includes(s));
     if (missing.length > 0) {
-      fail('fail-on', `${q(failOn)} needs ${missing.join(', ')} in severity (severity is ${q(severity.join(','))}), or those findings would pass unseen`);
+      fail(
+        'fail-on',
+        `${q(failOn)} needs ${missing.join(', ')} in severity (severity is ${q(severity.join(','))}), or those findings would pass unseen`,
+      );
     }
   }
   const ignoreUnfixed = r.bool('ignore-unfixed');

@@ -114,7 +114,7 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
   } catch (err) {
     const tail = lastLines(lines.join('\n'), FAILURE_TAIL);
     const why = err instanceof CommandError ? `build failed (exit code ${err.exitCode})` : `build failed: ${errorText(err)}`;
-    throw new Error(tail ? `${why}; last log lines:\n${tail}` : why);
+    throw new Error(tail ? `${why}; last log lines:\n${tail}` : why, { cause: err });
   } finally {
     await deps.log.group(`Build ${platform.id}`, async () => {
       for (const l of lines) deps.log.info(`[${platform.id}] ${l}`);

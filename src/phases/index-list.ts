@@ -30,7 +30,12 @@ export function indexSources(image: string, platformOrder: readonly string[], bu
 }
 
 /** Composes the manifest list with buildx without pushing it. */
-export async function composeManifestList(exec: Exec, builder: string, sources: readonly string[], annotations: readonly string[]): Promise<ManifestList> {
+export async function composeManifestList(
+  exec: Exec,
+  builder: string,
+  sources: readonly string[],
+  annotations: readonly string[],
+): Promise<ManifestList> {
   const dry = await exec('docker', createIndexArgs(builder, [], sources, { dryRun: true, annotations: [...annotations] }), { silent: true });
   const text = dryRunBytes(dry.stdout);
   const parsed = parseManifestOrIndex(text, 'imagetools create --dry-run output');
@@ -47,7 +52,11 @@ export async function createManifestList(
   registry: RegistryClient,
   log: Logger,
 ): Promise<ManifestList> {
-  const sources = indexSources(inputs.image, inputs.platforms.map((p) => p.id), builds);
+  const sources = indexSources(
+    inputs.image,
+    inputs.platforms.map((p) => p.id),
+    builds,
+  );
   const list = await composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations));
   const ref = parseReference(inputs.image);
   const repo = { registry: ref.registry, repository: ref.repository };
@@ -63,11 +72,21 @@ export async function createManifestList(
  * served read-only on loopback for the duration of the call. Nothing is
  * pushed; the digest is the one a push of these images would produce.
  */
-export async function composeLocalManifestList(exec: Exec, inputs: Inputs, builder: string, builds: readonly PlatformBuild[], log: Logger): Promise<ManifestList> {
+export async function composeLocalManifestList(
+  exec: Exec,
+  inputs: Inputs,
+  builder: string,
+  builds: readonly PlatformBuild[],
+  log: Logger,
+): Promise<ManifestList> {
   const layouts = builds.flatMap((b) => (b.ociLayout ? [b.ociLayout] : []));
   const server = await serveLayouts(layouts);
   try {
-    const sources = indexSources(`${server.registry}/local`, inputs.platforms.map((p) => p.id), builds);
+    const sources = indexSources(
+      `${server.registry}/local`,
+      inputs.platforms.map((p) => p.id),
+      builds,
+    );
     const list = await composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations));
     log.info(`manifest list ${list.digest} (not pushed: the digest a push of these images would produce)`);
     return list;

@@ -38,7 +38,11 @@ export function formatRef(w: { repo: Repo; tag: string }): string {
 }
 
 /** Pure: every reference this phase writes, in order. */
-export function planWrites(inputs: Pick<Inputs, 'tags' | 'promoteTo' | 'platformTags'>, indexDigest: string, builds: readonly PlatformBuild[]): TagWrite[] {
+export function planWrites(
+  inputs: Pick<Inputs, 'tags' | 'promoteTo' | 'platformTags'>,
+  indexDigest: string,
+  builds: readonly PlatformBuild[],
+): TagWrite[] {
   const writes: TagWrite[] = [];
   const groups: [TagWrite['kind'], readonly string[]][] = [
     ['tag', inputs.tags],
@@ -76,7 +80,12 @@ function sameRepo(a: Repo, b: Repo): boolean {
   return a.registry === b.registry && a.repository === b.repository;
 }
 
-export async function tagAndPromote(inputs: Inputs, indexDigest: string, builds: readonly PlatformBuild[], deps: PromoteDeps): Promise<PromotionRow[]> {
+export async function tagAndPromote(
+  inputs: Inputs,
+  indexDigest: string,
+  builds: readonly PlatformBuild[],
+  deps: PromoteDeps,
+): Promise<PromotionRow[]> {
   const writes = planWrites(inputs, indexDigest, builds);
   const { log, registry: client } = deps;
   const source = repoTag(inputs.image).repo;
@@ -90,7 +99,9 @@ export async function tagAndPromote(inputs: Inputs, indexDigest: string, builds:
   }
   const s = copier.stats;
   if (targets.length) {
-    log.info(`blobs: ${s.blobsUploaded} uploaded, ${s.blobsMounted} mounted, ${s.blobsPresent} already there; ${s.manifestsWritten} manifests written`);
+    log.info(
+      `blobs: ${s.blobsUploaded} uploaded, ${s.blobsMounted} mounted, ${s.blobsPresent} already there; ${s.manifestsWritten} manifests written`,
+    );
   }
 
   // 2. Tags.

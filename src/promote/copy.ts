@@ -36,7 +36,10 @@ export class TreeCopier {
   private readonly where = new Map<string, Map<string, string>>();
   private readonly manifests = new Map<string, FetchedManifest>();
 
-  constructor(private readonly client: RegistryClient, private readonly source: Repo) {}
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly source: Repo,
+  ) {}
 
   /** The source manifest by digest (fetched once, digest checked). */
   async manifest(digest: string): Promise<FetchedManifest> {

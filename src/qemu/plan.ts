@@ -22,7 +22,10 @@ export interface BinfmtEntry {
  * `offset N`/`magic HEX`/`mask HEX` (magic type) or `extension .ext`.
  */
 export function parseBinfmtEntry(name: string, text: string): BinfmtEntry {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const state = lines[0];
   if (state !== 'enabled' && state !== 'disabled') {
     throw new Error(`binfmt_misc/${name}: expected "enabled" or "disabled" on the first line, got ${JSON.stringify(state ?? '')}`);

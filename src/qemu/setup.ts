@@ -6,7 +6,17 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as io from '@actions/io';
 import type { Exec } from '../exec.js';
-import { describeEntry, emulatedPlatforms, findEntry, isUsable, parseBinfmtEntry, registerLine, type BinfmtEntry, type QemuPlan, type QemuPlanItem } from './plan.js';
+import {
+  describeEntry,
+  emulatedPlatforms,
+  findEntry,
+  isUsable,
+  parseBinfmtEntry,
+  registerLine,
+  type BinfmtEntry,
+  type QemuPlan,
+  type QemuPlanItem,
+} from './plan.js';
 
 /** Reads every entry under the binfmt_misc mount; [] when it is not mounted. */
 export async function readBinfmtEntries(dir = '/proc/sys/fs/binfmt_misc'): Promise<BinfmtEntry[]> {
@@ -131,7 +141,9 @@ async function registerWithHostQemu(
   const missing: string[] = [];
   for (const a of arches) if (!(await fs.exists(path.join(binDir, `qemu-${a}-static`)))) missing.push(`${binDir}/qemu-${a}-static`);
   if (missing.length > 0) {
-    throw new Error(`no docker daemon to run the binfmt image and no host QEMU (${missing.join(', ')} missing): install qemu-user-static or set qemu: false`);
+    throw new Error(
+      `no docker daemon to run the binfmt image and no host QEMU (${missing.join(', ')} missing): install qemu-user-static or set qemu: false`,
+    );
   }
   if (!(await fs.exists(path.join(binfmtDir, 'register')))) {
     log(`mounting binfmt_misc at ${binfmtDir}`);

@@ -36,7 +36,10 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 export class RegistryError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'RegistryError';
   }
@@ -228,7 +231,9 @@ export class RegistryClient {
         if (res) await res.arrayBuffer().catch(() => undefined);
         throw new RegistryError(failureMessage(`cannot ${spec.what}`, registry, outcome, attempt), 'status' in outcome ? outcome.status : undefined);
       }
-      this.opts.log?.(`${spec.what}: ${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`);
+      this.opts.log?.(
+        `${spec.what}: ${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
+      );
       if (res) await res.arrayBuffer().catch(() => undefined);
       await this.sleep(delay);
     }

@@ -26,7 +26,10 @@ export interface DbCacheKeys {
 
 /** `trivy-db-<12 hex of the repository>-<YYYY-MM-DD UTC>`; restore falls back to any day. */
 export function dbCacheKeys(dbRepository: string, now: Date): DbCacheKeys {
-  const repoHash = createHash('sha256').update(dbRepository || 'default').digest('hex').slice(0, 12);
+  const repoHash = createHash('sha256')
+    .update(dbRepository || 'default')
+    .digest('hex')
+    .slice(0, 12);
   const prefix = `trivy-db-${repoHash}-`;
   return { key: `${prefix}${now.toISOString().slice(0, 10)}`, restoreKeys: [prefix] };
 }
@@ -106,7 +109,7 @@ export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, 
   try {
     r = await exec(trivyPath, args, { allowFailure: true });
   } catch (err) {
-    throw new Error(`trivy could not download its vulnerability DB from ${from}: ${(err as Error).message}`);
+    throw new Error(`trivy could not download its vulnerability DB from ${from}: ${(err as Error).message}`, { cause: err });
   }
   if (r.exitCode !== 0) {
     const tail = lastLines(r.stderr || r.stdout, 20);

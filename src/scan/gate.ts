@@ -84,14 +84,41 @@ export function reportFindings(report: TrivyReport): Finding[] {
       add(f);
     }
     for (const s of res.Secrets) {
-      add({ kind: 'secret', id: s.RuleID, package: res.Target, installedVersion: '', fixedVersion: '', severity: s.Severity, target: res.Target, title: s.Title });
+      add({
+        kind: 'secret',
+        id: s.RuleID,
+        package: res.Target,
+        installedVersion: '',
+        fixedVersion: '',
+        severity: s.Severity,
+        target: res.Target,
+        title: s.Title,
+      });
     }
     for (const m of res.Misconfigurations) {
       if (m.Status !== 'FAIL') continue;
-      add({ kind: 'misconfiguration', id: m.ID, package: res.Target, installedVersion: '', fixedVersion: '', severity: m.Severity, target: res.Target, title: m.Title });
+      add({
+        kind: 'misconfiguration',
+        id: m.ID,
+        package: res.Target,
+        installedVersion: '',
+        fixedVersion: '',
+        severity: m.Severity,
+        target: res.Target,
+        title: m.Title,
+      });
     }
     for (const l of res.Licenses) {
-      add({ kind: 'license', id: l.Name, package: l.PkgName || l.FilePath, installedVersion: '', fixedVersion: '', severity: l.Severity, target: res.Target, title: l.Category });
+      add({
+        kind: 'license',
+        id: l.Name,
+        package: l.PkgName || l.FilePath,
+        installedVersion: '',
+        fixedVersion: '',
+        severity: l.Severity,
+        target: res.Target,
+        title: l.Category,
+      });
     }
   }
   return [...byKey.values()].sort((a, b) => compareSeverity(b.severity, a.severity) || byText(a.id, b.id) || byText(a.package, b.package));

@@ -135,7 +135,7 @@ async function download(deps: TrivyInstallDeps, url: string): Promise<string> {
   try {
     return await deps.downloadTool(url);
   } catch (err) {
-    throw new Error(`could not download ${url}: ${(err as Error).message}`);
+    throw new Error(`could not download ${url}: ${(err as Error).message}`, { cause: err });
   }
 }
 

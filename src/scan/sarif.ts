@@ -24,7 +24,7 @@ export function setSarifCategory(sarifJson: string, category: string): string {
   try {
     log = JSON.parse(sarifJson);
   } catch (err) {
-    throw new Error(`not a SARIF file: not JSON: ${(err as Error).message}`);
+    throw new Error(`not a SARIF file: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (!isObject(log)) throw new Error('not a SARIF file: the top level is not an object');
   if (log.version !== '2.1.0') throw new Error(`not a SARIF 2.1.0 file: version is ${JSON.stringify(log.version)}`);

@@ -144,7 +144,7 @@ export function parseReport(json: string, source = ''): TrivyReport {
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new Error(`malformed trivy report${source ? ` (${source})` : ''}: not JSON: ${(err as Error).message}`);
+    throw new Error(`malformed trivy report${source ? ` (${source})` : ''}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   const top = r.object(raw, 'report');
   if (top.SchemaVersion !== 2) {

@@ -1,6 +1,10 @@
 // Runs async tasks with at most `limit` in flight (0 or less: all at once).
 // Every task runs to completion; results keep input order.
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length);
   const width = limit > 0 ? Math.min(limit, items.length) : items.length;
   let next = 0;

@@ -33,7 +33,7 @@ export function parseList(value: string, opts: ListOptions = {}): string[] {
       quote: opts.quote === false ? false : '"',
     }) as string[][];
   } catch (err) {
-    throw new Error(`not a valid list: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+    throw new Error(`not a valid list: ${firstLine(err instanceof Error ? err.message : String(err))}`, { cause: err });
   }
   const items: string[] = [];
   for (const record of records) {
