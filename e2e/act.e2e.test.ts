@@ -30,11 +30,16 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
   };
   const args = [
     event,
-    '-W', path.join('.github/workflows', workflow),
-    '-P', 'ubuntu-latest=-self-hosted',
-    '-e', eventFile,
-    '--local-repository', `docker/metadata-action@v5=${path.join(ROOT, 'e2e/support/metadata-action')}`,
-    '--local-repository', `github/codeql-action@v3=${path.join(ROOT, 'e2e/support/codeql-action')}`,
+    '-W',
+    path.join('.github/workflows', workflow),
+    '-P',
+    'ubuntu-latest=-self-hosted',
+    '-e',
+    eventFile,
+    '--local-repository',
+    `docker/metadata-action@v5=${path.join(ROOT, 'e2e/support/metadata-action')}`,
+    '--local-repository',
+    `github/codeql-action@v3=${path.join(ROOT, 'e2e/support/codeql-action')}`,
     ...Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
     ...Object.keys(secrets).flatMap((k) => ['-s', k]),
   ];
@@ -59,12 +64,18 @@ describe('the workflow-step example on a release tag', () => {
   const release = `${bed.authRegistry}/${uniqueRepo('act-release')}`;
   let run: ActRun;
   beforeAll(() => {
-    run = act('push', 'example-step.yml', { ref: 'refs/tags/v1.2.3' }, {
-      IMAGE: image,
-      RELEASE_IMAGE: release,
-      REGISTRY: bed.registry,
-      RELEASE_REGISTRY: bed.authRegistry,
-    }, { GITHUB_TOKEN: 'not-needed-by-registry-a', RELEASE_USERNAME: bed.authUser, RELEASE_PASSWORD: bed.authPassword });
+    run = act(
+      'push',
+      'example-step.yml',
+      { ref: 'refs/tags/v1.2.3' },
+      {
+        IMAGE: image,
+        RELEASE_IMAGE: release,
+        REGISTRY: bed.registry,
+        RELEASE_REGISTRY: bed.authRegistry,
+      },
+      { GITHUB_TOKEN: 'not-needed-by-registry-a', RELEASE_USERNAME: bed.authUser, RELEASE_PASSWORD: bed.authPassword },
+    );
   });
 
   it('succeeds', () => {
@@ -91,10 +102,15 @@ describe('the reusable workflow called from a caller workflow', () => {
   const repo = uniqueRepo('act-reusable');
   let run: ActRun;
   beforeAll(() => {
-    run = act('workflow_dispatch', 'example-reusable-caller.yml', {}, {
-      IMAGE: `${bed.registry}/${repo}`,
-      CONTEXT: path.join(bed.contexts, 'vulnapp'),
-    });
+    run = act(
+      'workflow_dispatch',
+      'example-reusable-caller.yml',
+      {},
+      {
+        IMAGE: `${bed.registry}/${repo}`,
+        CONTEXT: path.join(bed.contexts, 'vulnapp'),
+      },
+    );
   });
 
   it('succeeds and its outputs reach the caller', async () => {
@@ -117,9 +133,14 @@ describe('the pull-request example', () => {
   let after: { a: string[]; b: string[] };
   beforeAll(() => {
     before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
-    run = act('pull_request', 'example-pr.yml', { pull_request: { number: 1, head: { ref: 'feature' }, base: { ref: 'main' } } }, {
-      CONTEXT: path.join(bed.contexts, 'vulnapp'),
-    });
+    run = act(
+      'pull_request',
+      'example-pr.yml',
+      { pull_request: { number: 1, head: { ref: 'feature' }, base: { ref: 'main' } } },
+      {
+        CONTEXT: path.join(bed.contexts, 'vulnapp'),
+      },
+    );
     after = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
   });
 

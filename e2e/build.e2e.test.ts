@@ -5,21 +5,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
-import { bed, getManifest, imageFile, indexPlatforms, listTags, platformDigests, storageFingerprint, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, getManifest, imageFile, indexPlatforms, listTags, platformDigests, storageFingerprint, uniqueRepo } from './testbed.js';
 
-const THREE = 'linux/amd64,linux/arm64,linux/arm/v7';
-
+/** Build-only runs: the scan is the scan suite's business. */
 function baseInputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    context: path.join(bed.contexts, 'vulnapp'),
-    platforms: THREE,
-    image: `${bed.registry}/${repo}`,
-    tags: '1.0.0',
-    driver: 'remote',
-    endpoint: bed.buildkitEndpoint,
-    scan: 'false',
-    ...extra,
-  };
+  return actionInputs(repo, { scan: 'false', ...extra });
 }
 
 function builders(): string {
@@ -106,10 +96,12 @@ describe('platform-files', () => {
   const repo = uniqueRepo('pfiles');
   let run: ActionRun;
   beforeAll(() => {
-    run = runAction(baseInputs(repo, {
-      platforms: 'linux/amd64,linux/arm64',
-      'platform-files': `linux/arm64=${path.join(bed.contexts, 'vulnapp', 'Dockerfile.arm64')}`,
-    }));
+    run = runAction(
+      baseInputs(repo, {
+        platforms: 'linux/amd64,linux/arm64',
+        'platform-files': `linux/arm64=${path.join(bed.contexts, 'vulnapp', 'Dockerfile.arm64')}`,
+      }),
+    );
   });
 
   it('builds arm64 from its own Dockerfile and amd64 from the default one', () => {
@@ -157,15 +149,30 @@ describe('bad inputs fail fast, name the input, and change no registry', () => {
     ['missing context', { context: '/nonexistent/ctx' }, 'context', '/nonexistent/ctx'],
     ['missing Dockerfile', { file: '/nonexistent/Dockerfile' }, 'file', '/nonexistent/Dockerfile'],
     ['platform-files for a platform not built', { 'platform-files': `linux/s390x=${ctx}/Dockerfile` }, 'platform-files', 'linux/s390x'],
-    ['platform-files to a missing file', { 'platform-files': 'linux/arm64=/nonexistent/Dockerfile.arm64' }, 'platform-files', '/nonexistent/Dockerfile.arm64'],
+    [
+      'platform-files to a missing file',
+      { 'platform-files': 'linux/arm64=/nonexistent/Dockerfile.arm64' },
+      'platform-files',
+      '/nonexistent/Dockerfile.arm64',
+    ],
     ['push not a tristate', { push: 'maybe' }, 'push', 'maybe'],
     ['qemu not a tristate', { qemu: 'sometimes' }, 'qemu', 'sometimes'],
     ['qemu-image on latest', { 'qemu-image': 'tonistiigi/binfmt:latest' }, 'qemu-image', 'latest'],
     ['no-cache not a boolean', { 'no-cache': 'yes' }, 'no-cache', 'yes'],
     ['unknown driver', { driver: 'podman' }, 'driver', 'podman'],
     ['remote driver without endpoint', { endpoint: '' }, 'endpoint', 'remote'],
-    ['builder with driver options', { builder: 'mine', driver: 'docker-container', endpoint: '', 'driver-opts': 'network=host' }, 'builder', 'driver-opts'],
-    ['both buildkitd configs', { 'buildkitd-config': `${ctx}/Dockerfile`, 'buildkitd-config-inline': 'debug = true' }, 'buildkitd-config-inline', 'buildkitd-config'],
+    [
+      'builder with driver options',
+      { builder: 'mine', driver: 'docker-container', endpoint: '', 'driver-opts': 'network=host' },
+      'builder',
+      'driver-opts',
+    ],
+    [
+      'both buildkitd configs',
+      { 'buildkitd-config': `${ctx}/Dockerfile`, 'buildkitd-config-inline': 'debug = true' },
+      'buildkitd-config-inline',
+      'buildkitd-config',
+    ],
     ['push without tags', { tags: '' }, 'tags', 'push is true'],
     ['max-parallel zero', { 'max-parallel': '0' }, 'max-parallel', '0'],
     ['max-parallel not a number', { 'max-parallel': 'two' }, 'max-parallel', 'two'],

@@ -2,25 +2,15 @@
 // authenticated registry B, credentials contained, idempotent, gated, and
 // retried through a proxy that fails on purpose.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, ROOT, type ActionRun } from './harness.js';
-import { bed, getManifest, listTags, storageFingerprint, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, getManifest, listTags, storageFingerprint, uniqueRepo } from './testbed.js';
 
 function inputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    context: path.join(bed.contexts, 'vulnapp'),
-    platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
-    image: `${bed.registry}/${repo}`,
-    tags: '1.2.3',
-    driver: 'remote',
-    endpoint: bed.buildkitEndpoint,
-    'trivy-db-repository': bed.trivyDbRepository,
-    'fail-on': 'critical',
-    ...extra,
-  };
+  return actionInputs(repo, { tags: '1.2.3', 'fail-on': 'critical', ...extra });
 }
 
 function auth(registry = bed.authRegistry, password = bed.authPassword): string {
@@ -110,7 +100,6 @@ describe('promotion from A to authenticated B', () => {
       expect(filesContaining(run.workDir, b64)).toEqual([]);
     }
   });
-
 });
 
 describe('the same promotion run twice', () => {
@@ -158,7 +147,9 @@ describe('wrong credentials for B', () => {
     const beforeA = storageFingerprint('registry-a');
     const beforeB = storageFingerprint('registry-b');
     const repo = uniqueRepo('badcreds');
-    const run = runAction(inputs(repo, { 'promote-to': `${bed.authRegistry}/${uniqueRepo('x')}:1`, 'registry-auth': auth(bed.authRegistry, 'wrong-password') }));
+    const run = runAction(
+      inputs(repo, { 'promote-to': `${bed.authRegistry}/${uniqueRepo('x')}:1`, 'registry-auth': auth(bed.authRegistry, 'wrong-password') }),
+    );
     expect(run.exitCode).not.toBe(0);
     const message = errorLines(run).join('\n');
     expect(message).toContain(bed.authRegistry);
@@ -173,13 +164,24 @@ describe('transient registry failures', () => {
   const procs: ChildProcess[] = [];
   const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-'));
 
-  async function proxy(mode: string, failures: number, retryAfter = '1'): Promise<{ registry: string; stats: () => { injected: number; passed: number; times: number[] } }> {
+  async function proxy(
+    mode: string,
+    failures: number,
+    retryAfter = '1',
+  ): Promise<{ registry: string; stats: () => { injected: number; passed: number; times: number[] } }> {
     const port = 19000 + Math.floor(Math.random() * 900);
     const statsFile = path.join(statsDir, `${port}.json`);
-    const p = spawn(process.execPath, [path.join(ROOT, 'e2e/support/flaky-proxy.mjs'), String(port), bed.registry, mode, String(failures), statsFile, retryAfter], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(
+      process.execPath,
+      [path.join(ROOT, 'e2e/support/flaky-proxy.mjs'), String(port), bed.registry, mode, String(failures), statsFile, retryAfter],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     procs.push(p);
     await new Promise<void>((resolve) => p.stdout?.once('data', () => resolve()));
-    return { registry: `127.0.0.1:${port}`, stats: () => JSON.parse(fs.readFileSync(statsFile, 'utf8')) as { injected: number; passed: number; times: number[] } };
+    return {
+      registry: `127.0.0.1:${port}`,
+      stats: () => JSON.parse(fs.readFileSync(statsFile, 'utf8')) as { injected: number; passed: number; times: number[] },
+    };
   }
 
   afterAll(() => {
@@ -208,5 +210,60 @@ describe('transient registry failures', () => {
     const times = limited.stats().times;
     expect(times.length).toBe(5);
     for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe('blob economy', () => {
+  it('uploads each blob once per registry and mounts it everywhere else', async () => {
+    const repo = uniqueRepo('economy-src');
+    const targets = [
+      `${bed.authRegistry}/${uniqueRepo('eco-b1')}:1`,
+      `${bed.authRegistry}/${uniqueRepo('eco-b2')}:1`,
+      `${bed.registry}/${uniqueRepo('eco-a')}:1`,
+    ];
+    const run = runAction(
+      inputs(repo, { platforms: 'linux/amd64,linux/arm64', scan: 'false', 'promote-to': targets.join('\n'), 'registry-auth': auth() }),
+    );
+    expect(errorLines(run)).toEqual([]);
+    const digests = Object.values(JSON.parse(run.outputs['platform-digests'] ?? '{}') as Record<string, string>);
+    const blobs = new Set<string>();
+    for (const d of digests) {
+      const m = await getManifest(bed.registry, repo, d);
+      for (const b of [m?.json.config, ...(m?.json.layers ?? [])]) if (b) blobs.add(b.digest);
+    }
+    const stats = /blobs: (\d+) uploaded, (\d+) mounted, (\d+) already there/.exec(run.stdout);
+    // The first repository in B gets every blob uploaded; the second in B and
+    // the one in A (the source registry) get them mounted.
+    expect(stats?.slice(1, 4).map(Number)).toEqual([blobs.size, 2 * blobs.size, 0]);
+  });
+});
+
+describe('referrers', () => {
+  it('are copied with the platform manifest they refer to (OCI fallback tag schema)', async () => {
+    const repo = uniqueRepo('ref-src');
+    const base = inputs(repo, { platforms: 'linux/amd64,linux/arm64', scan: 'false' });
+    const first = runAction(base);
+    expect(first.exitCode).toBe(0);
+    const arm64 = (JSON.parse(first.outputs['platform-digests'] ?? '{}') as Record<string, string>)['linux/arm64'] ?? '';
+    // A signature-like artifact attached to the arm64 manifest in A.
+    execFileSync(
+      'regctl',
+      ['artifact', 'put', '--subject', `${bed.registry}/${repo}@${arm64}`, '--artifact-type', 'application/vnd.example.signature'],
+      {
+        input: 'signed',
+      },
+    );
+    const fallback = arm64.replace(':', '-');
+    const source = await getManifest(bed.registry, repo, fallback);
+    expect(source?.json.manifests).toHaveLength(1);
+
+    const target = uniqueRepo('ref-dst');
+    const second = runAction({ ...base, 'promote-to': `${bed.authRegistry}/${target}:1`, 'registry-auth': auth() });
+    expect(errorLines(second)).toEqual([]);
+    expect(second.outputs.digest).toBe(first.outputs.digest);
+    const copied = await getManifest(bed.authRegistry, target, fallback);
+    expect(copied?.digest).toBe(source?.digest);
+    const referrer = source?.json.manifests?.[0]?.digest ?? '';
+    expect((await getManifest(bed.authRegistry, target, referrer))?.digest).toBe(referrer);
   });
 });

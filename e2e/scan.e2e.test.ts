@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
-import { bed, listTags, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, listTags, uniqueRepo } from './testbed.js';
 
 interface ScanResults {
   [platform: string]: {
@@ -18,18 +18,7 @@ interface ScanResults {
   };
 }
 
-function inputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    context: path.join(bed.contexts, 'vulnapp'),
-    platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
-    image: `${bed.registry}/${repo}`,
-    tags: '1.0.0',
-    driver: 'remote',
-    endpoint: bed.buildkitEndpoint,
-    'trivy-db-repository': bed.trivyDbRepository,
-    ...extra,
-  };
-}
+const inputs = actionInputs;
 
 /** GETs of the DB layer blob in registry A's access log. */
 function dbBlobFetches(): number {
@@ -127,7 +116,10 @@ describe('trivy installed from a mirror', () => {
   let server: ChildProcess;
   const port = 18000 + (process.pid % 1000);
   // PATH without the test bed's tools dir, so the action finds no trivy.
-  const pathWithoutTrivy = (process.env.PATH ?? '').split(':').filter((d) => !fs.existsSync(path.join(d, 'trivy'))).join(':');
+  const pathWithoutTrivy = (process.env.PATH ?? '')
+    .split(':')
+    .filter((d) => !fs.existsSync(path.join(d, 'trivy')))
+    .join(':');
 
   beforeAll(async () => {
     const trivy = execFileSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).trim();
@@ -145,7 +137,10 @@ describe('trivy installed from a mirror', () => {
     fs.writeFileSync(path.join(bad, `v${version}`, `trivy_${version}_checksums.txt`), checksums);
     server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], { stdio: 'ignore' });
     for (let i = 0; i < 50; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -155,11 +150,10 @@ describe('trivy installed from a mirror', () => {
     server?.kill();
   });
 
-  it('downloads, verifies and uses the mirror\'s trivy when none is on PATH', () => {
-    const run = runAction(
-      inputs(uniqueRepo('mirror'), { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/good` }),
-      { env: { PATH: pathWithoutTrivy } },
-    );
+  it("downloads, verifies and uses the mirror's trivy when none is on PATH", () => {
+    const run = runAction(inputs(uniqueRepo('mirror'), { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/good` }), {
+      env: { PATH: pathWithoutTrivy },
+    });
     expect(errorLines(run)).toEqual([]);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/checksum|sha256/i);
@@ -169,12 +163,13 @@ describe('trivy installed from a mirror', () => {
 
   it('refuses a tampered archive before anything is tagged', async () => {
     const repo = uniqueRepo('tampered');
-    const run = runAction(
-      inputs(repo, { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/bad` }),
-      { env: { PATH: pathWithoutTrivy } },
-    );
+    const run = runAction(inputs(repo, { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/bad` }), {
+      env: { PATH: pathWithoutTrivy },
+    });
     expect(run.exitCode).not.toBe(0);
-    expect(errorLines(run).join('\n')).toMatch(new RegExp(`${archive.replace(/\./g, '\\.')}.*(checksum|SHA256)|(checksum|SHA256).*${archive.replace(/\./g, '\\.')}`, 'i'));
+    expect(errorLines(run).join('\n')).toMatch(
+      new RegExp(`${archive.replace(/\./g, '\\.')}.*(checksum|SHA256)|(checksum|SHA256).*${archive.replace(/\./g, '\\.')}`, 'i'),
+    );
     expect(await listTags(bed.registry, repo)).toEqual([]);
   });
 });

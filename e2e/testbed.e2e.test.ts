@@ -19,8 +19,19 @@ describe('test bed', () => {
     sh('docker', ['buildx', 'create', '--name', builder, '--driver', 'remote', bed.buildkitEndpoint]);
     try {
       ref = `${bed.registry}/${repo}:1`;
-      sh('docker', ['buildx', 'build', '--builder', builder, '--platform', 'linux/amd64,linux/arm64,linux/arm/v7',
-        '--provenance=false', '-t', ref, '--push', path.join(bed.contexts, 'vulnapp')]);
+      sh('docker', [
+        'buildx',
+        'build',
+        '--builder',
+        builder,
+        '--platform',
+        'linux/amd64,linux/arm64,linux/arm/v7',
+        '--provenance=false',
+        '-t',
+        ref,
+        '--push',
+        path.join(bed.contexts, 'vulnapp'),
+      ]);
     } finally {
       sh('docker', ['buildx', 'rm', builder]);
     }
@@ -44,18 +55,34 @@ describe('test bed', () => {
     const offline = ['--skip-version-check', '--disable-telemetry', '--cache-dir', cache];
 
     function scan(platform: string): { Results?: { Vulnerabilities?: { VulnerabilityID: string; PkgName: string }[] }[] } {
-      const out = sh('trivy', ['image', '--image-src', 'remote', '--platform', platform, '--skip-db-update',
-        '--skip-java-db-update', '--offline-scan', '--format', 'json', '--quiet', ...offline, ref]);
+      const out = sh('trivy', [
+        'image',
+        '--image-src',
+        'remote',
+        '--platform',
+        platform,
+        '--skip-db-update',
+        '--skip-java-db-update',
+        '--offline-scan',
+        '--format',
+        'json',
+        '--quiet',
+        ...offline,
+        ref,
+      ]);
       return JSON.parse(out) as ReturnType<typeof scan>;
     }
     const ids = (r: ReturnType<typeof scan>) =>
-      (r.Results ?? []).flatMap((x) => x.Vulnerabilities ?? []).map((v) => `${v.VulnerabilityID}:${v.PkgName}`).sort();
+      (r.Results ?? [])
+        .flatMap((x) => x.Vulnerabilities ?? [])
+        .map((v) => `${v.VulnerabilityID}:${v.PkgName}`)
+        .sort();
 
     beforeAll(() => {
       sh('trivy', ['image', '--download-db-only', '--db-repository', bed.trivyDbRepository, '--no-progress', ...offline]);
     });
 
-    it('downloads the DB artifact through trivy\'s own download path', () => {
+    it("downloads the DB artifact through trivy's own download path", () => {
       const meta = JSON.parse(fs.readFileSync(path.join(cache, 'db', 'metadata.json'), 'utf8')) as { Version: number };
       expect(meta.Version).toBe(2);
     });
@@ -79,16 +106,36 @@ describe('registry B', () => {
   });
 
   it('refuses an unauthenticated push', () => {
-    const r = spawnSync('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--dest-no-creds',
-      `docker://${src}`, `docker://${bed.authRegistry}/${uniqueRepo('noauth')}:1`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'skopeo',
+      [
+        'copy',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        '--dest-no-creds',
+        `docker://${src}`,
+        `docker://${bed.authRegistry}/${uniqueRepo('noauth')}:1`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/unauthorized|authentication required/i);
   });
 
   it('accepts an authenticated push', () => {
-    const r = spawnSync('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false',
-      '--dest-creds', `${bed.authUser}:${bed.authPassword}`,
-      `docker://${src}`, `docker://${bed.authRegistry}/${uniqueRepo('auth')}:1`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'skopeo',
+      [
+        'copy',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `${bed.authUser}:${bed.authPassword}`,
+        `docker://${src}`,
+        `docker://${bed.authRegistry}/${uniqueRepo('auth')}:1`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr).toBe(r.status === 0 ? r.stderr : '');
     expect(r.status).toBe(0);
   });
@@ -98,7 +145,9 @@ describe('network exposure', () => {
   // Sockets whose owner is not visible here (no `users:` field) belong to the
   // sandbox outside this PID namespace, not to anything the test bed started.
   it('every listening socket of a process on this machine is on loopback', () => {
-    const lines = sh('ss', ['-Hltnp']).split('\n').filter((l) => l.includes('users:'));
+    const lines = sh('ss', ['-Hltnp'])
+      .split('\n')
+      .filter((l) => l.includes('users:'));
     const local = lines.map((l) => l.trim().split(/\s+/)[3] ?? '');
     expect(local).toEqual(expect.arrayContaining([`${bed.registry}`, `${bed.authRegistry}`]));
     const exposed = local.filter((addr) => !/^(127\.\d+\.\d+\.\d+|\[::1\]|\[::ffff:127\.[\d.]+\]):\d+$/.test(addr));

@@ -11,14 +11,30 @@ function need(name: string): string {
 }
 
 export const bed = {
-  get registry(): string { return need('TESTBED_REGISTRY'); },
-  get authRegistry(): string { return need('TESTBED_AUTH_REGISTRY'); },
-  get authUser(): string { return need('TESTBED_AUTH_USER'); },
-  get authPassword(): string { return need('TESTBED_AUTH_PASSWORD'); },
-  get buildkitEndpoint(): string { return need('TESTBED_BUILDKIT_ENDPOINT'); },
-  get trivyDbRepository(): string { return need('TESTBED_TRIVY_DB_REPOSITORY'); },
-  get contexts(): string { return need('TESTBED_CONTEXTS'); },
-  get logDir(): string { return need('TESTBED_LOG_DIR'); },
+  get registry(): string {
+    return need('TESTBED_REGISTRY');
+  },
+  get authRegistry(): string {
+    return need('TESTBED_AUTH_REGISTRY');
+  },
+  get authUser(): string {
+    return need('TESTBED_AUTH_USER');
+  },
+  get authPassword(): string {
+    return need('TESTBED_AUTH_PASSWORD');
+  },
+  get buildkitEndpoint(): string {
+    return need('TESTBED_BUILDKIT_ENDPOINT');
+  },
+  get trivyDbRepository(): string {
+    return need('TESTBED_TRIVY_DB_REPOSITORY');
+  },
+  get contexts(): string {
+    return need('TESTBED_CONTEXTS');
+  },
+  get logDir(): string {
+    return need('TESTBED_LOG_DIR');
+  },
 };
 
 /** A repository name no other test uses. */
@@ -51,7 +67,12 @@ export interface Manifest {
   raw: string;
   json: {
     mediaType?: string;
-    manifests?: { digest: string; mediaType: string; platform?: { os: string; architecture: string; variant?: string }; annotations?: Record<string, string> }[];
+    manifests?: {
+      digest: string;
+      mediaType: string;
+      platform?: { os: string; architecture: string; variant?: string };
+      annotations?: Record<string, string>;
+    }[];
     layers?: { digest: string; size: number }[];
     config?: { digest: string; size: number };
   };
@@ -110,4 +131,22 @@ export function storageFingerprint(name: 'registry-a' | 'registry-b'): string[] 
   const root = `${need('TESTBED_STATE_DIR')}/${name}/storage`;
   const out = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' });
   return out.split('\n').filter(Boolean).sort();
+}
+
+/**
+ * Action inputs for a run against the test bed: the vulnapp context for three
+ * platforms, pushed to registry A as `repo`, through the remote builder, with
+ * trivy's DB from registry A. `extra` overrides or adds inputs.
+ */
+export function actionInputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    context: `${bed.contexts}/vulnapp`,
+    platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
+    image: `${bed.registry}/${repo}`,
+    tags: '1.0.0',
+    driver: 'remote',
+    endpoint: bed.buildkitEndpoint,
+    'trivy-db-repository': bed.trivyDbRepository,
+    ...extra,
+  };
 }

@@ -37,7 +37,13 @@ const server = http.createServer((req, res) => {
     res.writeHead(upRes.statusCode ?? 502, headers);
     upRes.pipe(res);
   });
-  up.on('error', () => { res.writeHead(502); res.end(); });
+  up.on('error', () => {
+    res.writeHead(502);
+    res.end();
+  });
   req.pipe(up);
 });
-server.listen(Number(port), '127.0.0.1', () => { save(); console.log(`ready ${port}`); });
+server.listen(Number(port), '127.0.0.1', () => {
+  save();
+  console.log(`ready ${port}`);
+});
