@@ -3,8 +3,10 @@
 import { describe, expect, it, beforeAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
+import { serveDirectory } from './support/http.js';
 import { actionInputs, bed, getManifest, imageFile, indexPlatforms, listTags, platformDigests, storageFingerprint, uniqueRepo } from './testbed.js';
 
 /** Build-only runs: the scan is the scan suite's business. */
@@ -227,5 +229,31 @@ describe('qemu: auto on a host whose handlers are registered', () => {
   it('runs no registration process and leaves binfmt_misc as it was', () => {
     expect(run.stdout).not.toMatch(/\[command\].*(binfmt|update-binfmts)/);
     expect(fs.readFileSync('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8')).toBe(binfmtBefore);
+  });
+});
+
+describe('buildx-version on a runner without buildx', () => {
+  it('installs the wanted buildx from the mirror through the tool cache and builds with it', async () => {
+    const version = 'v0.36.1';
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'buildx-mirror-'));
+    fs.mkdirSync(path.join(root, version));
+    const plugin = fs.realpathSync(path.join(os.homedir(), '.docker', 'cli-plugins', 'docker-buildx'));
+    fs.copyFileSync(plugin, path.join(root, version, `buildx-${version}.linux-amd64`));
+    const mirror = await serveDirectory(root);
+    // An empty DOCKER_CONFIG: the docker CLI finds no buildx plugin there.
+    const dockerConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'));
+    try {
+      const repo = uniqueRepo('buildx-install');
+      const run = runAction(baseInputs(repo, { platforms: 'linux/amd64', 'buildx-version': version, 'buildx-base-url': mirror.url }), {
+        env: { DOCKER_CONFIG: dockerConfig, BUILDX_CONFIG: path.join(dockerConfig, 'buildx') },
+      });
+      expect(errorLines(run)).toEqual([]);
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toContain(`${mirror.url}/${version}/buildx-${version}.linux-amd64`);
+      expect(fs.existsSync(path.join(dockerConfig, 'cli-plugins', 'docker-buildx'))).toBe(true);
+      expect((await getManifest(bed.registry, repo, '1.0.0'))?.digest).toBe(run.outputs.digest);
+    } finally {
+      mirror.stop();
+    }
   });
 });

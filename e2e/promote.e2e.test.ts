@@ -227,14 +227,22 @@ describe('blob economy', () => {
     expect(errorLines(run)).toEqual([]);
     const digests = Object.values(JSON.parse(run.outputs['platform-digests'] ?? '{}') as Record<string, string>);
     const blobs = new Set<string>();
+    let references = 0;
     for (const d of digests) {
       const m = await getManifest(bed.registry, repo, d);
-      for (const b of [m?.json.config, ...(m?.json.layers ?? [])]) if (b) blobs.add(b.digest);
+      for (const b of [m?.json.config, ...(m?.json.layers ?? [])]) {
+        if (!b) continue;
+        blobs.add(b.digest);
+        references++;
+      }
     }
     const stats = /blobs: (\d+) uploaded, (\d+) mounted, (\d+) already there/.exec(run.stdout);
     // The first repository in B gets every blob uploaded; the second in B and
-    // the one in A (the source registry) get them mounted.
-    expect(stats?.slice(1, 4).map(Number)).toEqual([blobs.size, 2 * blobs.size, 0]);
+    // the one in A (the source registry) get them mounted. A layer the two
+    // platforms share is found already there for the second platform.
+    const shared = references - blobs.size;
+    expect(shared).toBeGreaterThan(0);
+    expect(stats?.slice(1, 4).map(Number)).toEqual([blobs.size, 2 * blobs.size, 3 * shared]);
   });
 });
 

@@ -2,12 +2,13 @@
 // gate before any tag, SARIF per platform, one DB download per run, and trivy
 // installed from a mirror with its checksum verified.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
+import { serveDirectory, type StaticServer } from './support/http.js';
 import { actionInputs, bed, listTags, uniqueRepo } from './testbed.js';
 
 interface ScanResults {
@@ -113,8 +114,7 @@ describe('trivy installed from a mirror', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mirror-'));
   const good = path.join(root, 'good');
   const bad = path.join(root, 'bad');
-  let server: ChildProcess;
-  const port = 18000 + (process.pid % 1000);
+  let mirror: StaticServer;
   // PATH without the test bed's tools dir, so the action finds no trivy.
   const pathWithoutTrivy = (process.env.PATH ?? '')
     .split(':')
@@ -135,23 +135,15 @@ describe('trivy installed from a mirror', () => {
     // The tampered mirror: same checksums file, an archive with one byte more.
     fs.writeFileSync(path.join(bad, `v${version}`, archive), Buffer.concat([fs.readFileSync(goodArchive), Buffer.from([0])]));
     fs.writeFileSync(path.join(bad, `v${version}`, `trivy_${version}_checksums.txt`), checksums);
-    server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/`).then(
-        () => true,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    mirror = await serveDirectory(root);
   });
 
   afterAll(() => {
-    server?.kill();
+    mirror?.stop();
   });
 
   it("downloads, verifies and uses the mirror's trivy when none is on PATH", () => {
-    const run = runAction(inputs(uniqueRepo('mirror'), { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/good` }), {
+    const run = runAction(inputs(uniqueRepo('mirror'), { platforms: 'linux/amd64', 'trivy-base-url': `${mirror.url}/good` }), {
       env: { PATH: pathWithoutTrivy },
     });
     expect(errorLines(run)).toEqual([]);
@@ -163,7 +155,7 @@ describe('trivy installed from a mirror', () => {
 
   it('refuses a tampered archive before anything is tagged', async () => {
     const repo = uniqueRepo('tampered');
-    const run = runAction(inputs(repo, { platforms: 'linux/amd64', 'trivy-base-url': `http://127.0.0.1:${port}/bad` }), {
+    const run = runAction(inputs(repo, { platforms: 'linux/amd64', 'trivy-base-url': `${mirror.url}/bad` }), {
       env: { PATH: pathWithoutTrivy },
     });
     expect(run.exitCode).not.toBe(0);
