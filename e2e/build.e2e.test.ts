@@ -257,3 +257,33 @@ describe('buildx-version on a runner without buildx', () => {
     }
   });
 });
+
+describe('qemu: auto with a missing handler on a host without a docker daemon', () => {
+  const entry = '/proc/sys/fs/binfmt_misc/qemu-arm';
+  const repo = uniqueRepo('qemu-register');
+  let run: ActionRun;
+  beforeAll(() => {
+    execFileSync('update-binfmts', ['--disable', 'qemu-arm']);
+    try {
+      run = runAction(baseInputs(repo, { platforms: 'linux/amd64,linux/arm/v7', qemu: 'auto', 'no-cache': 'true' }), {
+        env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+      });
+    } finally {
+      // Leave the host as the test bed had it, whatever the action did.
+      if (!fs.existsSync(entry) || !fs.readFileSync(entry, 'utf8').startsWith('enabled')) execFileSync('update-binfmts', ['--enable', 'qemu-arm']);
+    }
+  });
+
+  it('registers only the missing handler, from the host qemu-arm-static, and says which way it took', () => {
+    expect(errorLines(run)).toEqual([]);
+    expect(run.stdout).toMatch(/linux\/amd64: .*native/);
+    expect(run.stdout).toMatch(/registering qemu-arm .*no docker daemon/);
+    expect(run.stdout).not.toMatch(/registering qemu-aarch64/);
+    expect(fs.readFileSync(entry, 'utf8')).toMatch(/flags: [A-Z]*F/);
+  });
+
+  it('the arm/v7 RUN step then ran under the newly registered QEMU', () => {
+    const digests = JSON.parse(run.outputs['platform-digests'] ?? '{}') as Record<string, string>;
+    expect(imageFile(`${bed.registry}/${repo}@${digests['linux/arm/v7']}`, '/etc/build-arch')).toBe('armv7l');
+  });
+});
