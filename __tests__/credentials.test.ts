@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import {
   authKey,
   authString,
+  credsStoreOf,
   defaultDockerConfigDir,
   dockerConfigAuths,
   dockerConfigJson,
@@ -161,5 +162,22 @@ describe('writeDockerConfig', () => {
     expect(readDockerConfigAuths(userDir)).toEqual([]);
     fs.writeFileSync(path.join(userDir, 'config.json'), JSON.stringify({ auths: { 'ghcr.io': { auth: b64('octo:x') } } }));
     expect(readDockerConfigAuths(userDir)).toEqual([{ registry: 'ghcr.io', username: 'octo', password: 'x' }]);
+  });
+});
+
+describe('a credsStore in the user config', () => {
+  const existing = JSON.stringify({ credsStore: 'desktop', auths: { 'other.io': { auth: 'eDp5' } } });
+
+  it('is left out of the run config, so registry-auth is what docker reads', () => {
+    const out = JSON.parse(dockerConfigJson([{ registry: 'ghcr.io', username: 'u', password: 'p' }], existing)) as Record<string, unknown>;
+    expect(out.credsStore).toBeUndefined();
+    expect(Object.keys(out.auths as object).sort()).toEqual(['ghcr.io', 'other.io']);
+  });
+
+  it('is named, so the run can warn about it', () => {
+    expect(credsStoreOf(existing)).toBe('desktop');
+    expect(credsStoreOf('{}')).toBeUndefined();
+    expect(credsStoreOf('not json')).toBeUndefined();
+    expect(credsStoreOf(undefined)).toBeUndefined();
   });
 });

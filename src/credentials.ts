@@ -44,13 +44,29 @@ export function dockerConfigJson(auths: readonly RegistryAuth[], existing?: stri
     }
     out.credHelpers = helpers;
   }
+  // A credsStore is asked for every registry without a credHelper, before
+  // `auths`, so it would hide our credentials too: the run goes without it.
+  delete out.credsStore;
   return JSON.stringify(out, null, 2);
+}
+
+/** The user's credsStore, when their config names one (the run's config drops it). */
+export function credsStoreOf(existing: string | undefined): string | undefined {
+  if (!existing) return undefined;
+  try {
+    const v = (JSON.parse(existing) as { credsStore?: unknown }).credsStore;
+    return typeof v === 'string' && v ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunDockerConfig {
   /** Environment for every docker/buildx/trivy process of the run. */
   env: Record<string, string>;
   dir: string;
+  /** Things the user should know about the run's config (e.g. a credsStore left out). */
+  warnings: string[];
 }
 
 /**
@@ -67,7 +83,13 @@ export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[
   const plugins = path.join(userDir, 'cli-plugins');
   if (fs.existsSync(plugins)) fs.symlinkSync(plugins, path.join(dir, 'cli-plugins'));
   const buildxDir = process.env.BUILDX_CONFIG || path.join(userDir, 'buildx');
-  return { dir, env: { DOCKER_CONFIG: dir, BUILDX_CONFIG: buildxDir } };
+  const store = credsStoreOf(existing);
+  const warnings = store
+    ? [
+        `your docker config's credsStore "${store}" is not used during this run (it would hide registry-auth); registries that need it belong in registry-auth`,
+      ]
+    : [];
+  return { dir, env: { DOCKER_CONFIG: dir, BUILDX_CONFIG: buildxDir }, warnings };
 }
 
 export function defaultDockerConfigDir(): string {

@@ -57,7 +57,9 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   const { log } = deps;
   const state: PostState = { tempDir: deps.tempDir };
   deps.saveState(state);
-  const env = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth).env : {};
+  const runConfig = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth) : undefined;
+  for (const w of runConfig?.warnings ?? []) log.warning(w);
+  const env = runConfig?.env ?? {};
   const exec: Exec = (cmd, args, opts = {}) => deps.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
   const registry = new RegistryClient({
     auths: [...inputs.registryAuth, ...readDockerConfigAuths()],
