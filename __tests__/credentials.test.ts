@@ -48,14 +48,12 @@ describe('dockerConfigJson', () => {
   it("keeps the user's own config and other logins, and lays ours over a login to the same registry", () => {
     const existing = JSON.stringify({
       auths: { 'ghcr.io': { auth: b64('old:old') }, 'quay.io': { auth: b64('q:q') } },
-      credsStore: 'desktop',
       proxies: { default: { httpProxy: 'http://proxy:3128' } },
       psFormat: 'table {{.ID}}',
     });
     const config = JSON.parse(dockerConfigJson([ghcr], existing)) as Record<string, unknown>;
     expect(config).toEqual({
       auths: { 'ghcr.io': { auth: b64('octo:ghp_s3cret') }, 'quay.io': { auth: b64('q:q') } },
-      credsStore: 'desktop',
       proxies: { default: { httpProxy: 'http://proxy:3128' } },
       psFormat: 'table {{.ID}}',
     });
