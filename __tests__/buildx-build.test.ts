@@ -180,7 +180,7 @@ describe('buildArgs', () => {
         '--annotation',
         'manifest:foo=bar',
         '--cache-from',
-        'type=registry,ref=ghcr.io/org/app:cache',
+        'type=registry,ref=ghcr.io/org/app:cache-linux-amd64',
         '--cache-to',
         'type=inline',
         '.',

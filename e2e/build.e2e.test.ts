@@ -287,3 +287,18 @@ describe('qemu: auto with a missing handler on a host without a docker daemon', 
     expect(imageFile(`${bed.registry}/${repo}@${digests['linux/arm/v7']}`, '/etc/build-arch')).toBe('armv7l');
   });
 });
+
+describe('a registry cache with per-platform builds', () => {
+  it('exports one cache per platform and imports it on the next run', async () => {
+    const cacheRepo = uniqueRepo('cache');
+    const cache = `type=registry,ref=${bed.registry}/${cacheRepo}`;
+    const extra = { platforms: 'linux/amd64,linux/arm64', 'cache-from': cache, 'cache-to': `${cache},mode=max` };
+    const first = runAction(baseInputs(uniqueRepo('cached'), extra));
+    expect(errorLines(first)).toEqual([]);
+    expect(await listTags(bed.registry, cacheRepo)).toEqual(['linux-amd64', 'linux-arm64']);
+    const second = runAction(baseInputs(uniqueRepo('cached'), extra));
+    expect(second.exitCode).toBe(0);
+    expect(second.stdout).toMatch(/\[linux\/arm64\] .*importing cache manifest from .*:linux-arm64/);
+    expect(second.stdout).toMatch(/\[linux\/amd64\] .*importing cache manifest from .*:linux-amd64/);
+  });
+});

@@ -1,8 +1,10 @@
 // One platform's `docker buildx build`: argv building, the metadata file, and
 // resolving the pushed object to the platform's image manifest.
+import { platformCacheEntry } from './cache.js';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
 import type { Inputs, Platform } from '../types.js';
+import { platformSlug } from '../platform.js';
 import { digestOf } from './imagetools.js';
 import {
   isAttestationDescriptor,
@@ -79,8 +81,19 @@ export function buildArgs(inputs: Inputs, platform: Platform, opts: BuildArgsOpt
   args.push(...repeat('--build-arg', inputs.buildArgs));
   args.push(...repeat('--label', inputs.labels));
   args.push(...repeat('--annotation', inputs.annotations));
-  args.push(...repeat('--cache-from', inputs.cacheFrom));
-  args.push(...repeat('--cache-to', inputs.cacheTo));
+  const slug = platformSlug(platform);
+  args.push(
+    ...repeat(
+      '--cache-from',
+      inputs.cacheFrom.map((c) => platformCacheEntry(c, slug)),
+    ),
+  );
+  args.push(
+    ...repeat(
+      '--cache-to',
+      inputs.cacheTo.map((c) => platformCacheEntry(c, slug)),
+    ),
+  );
   for (const { id } of parseSecrets(inputs.secrets)) {
     const file = opts.secretFiles[id];
     if (!file) throw new Error(`secret "${id}" has no file to pass as src`);
