@@ -524,6 +524,25 @@ describe('getInputs', () => {
     expect(writes.join('')).toContain('::add-mask::pa55-word');
   });
 
+  it('masks build secret values, and each line of a quoted multi-line one', () => {
+    process.env.GITHUB_EVENT_NAME = 'pull_request';
+    process.env.INPUT_CONTEXT = dir;
+    process.env.INPUT_SECRETS = 'npm_token=s3cr3t-value\n"gpg=line-one\nline-two"';
+    const writes: string[] = [];
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+
+    const inputs = getInputs();
+
+    expect(inputs.secrets).toHaveLength(2);
+    const masked = writes.join('');
+    expect(masked).toContain('::add-mask::s3cr3t-value');
+    expect(masked).toContain('::add-mask::line-one');
+    expect(masked).toContain('::add-mask::line-two');
+  });
+
   it('fails on a context that is a file', () => {
     process.env.INPUT_CONTEXT = path.join(dir, 'Dockerfile');
     process.env.INPUT_PUSH = 'false';

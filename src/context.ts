@@ -5,6 +5,7 @@
 // one is the one reported.
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
+import { parseSecrets } from './buildx/build.js';
 import { parseBuildInputs } from './inputs/build.js';
 import { parseBuilderInputs } from './inputs/builder.js';
 import { parseImageInputs } from './inputs/image.js';
@@ -18,7 +19,7 @@ export { DEFAULTS, LOCAL_IMAGE } from './inputs/defaults.js';
 export { InputError } from './inputs/error.js';
 export type { InputEnv } from './inputs/values.js';
 
-/** Reads the runner's inputs, validates them, and masks registry passwords. */
+/** Reads the runner's inputs, validates them, and masks registry passwords and build secret values. */
 export function getInputs(): Inputs {
   const inputs = parseInputs((name) => core.getInput(name), {
     eventName: process.env.GITHUB_EVENT_NAME ?? '',
@@ -35,6 +36,10 @@ export function getInputs(): Inputs {
     core.setSecret(auth.password);
     // The docker config and basic auth headers carry base64(user:password).
     core.setSecret(Buffer.from(`${auth.username}:${auth.password}`).toString('base64'));
+  }
+  for (const { value } of parseSecrets(inputs.secrets)) {
+    // The runner masks a multi-line secret only as a whole: mask each line too.
+    for (const part of new Set([value, ...value.split(/\r?\n/)])) if (part.trim()) core.setSecret(part);
   }
   return inputs;
 }
