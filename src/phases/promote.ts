@@ -60,8 +60,8 @@ export function planWrites(
 }
 
 /** Every registry the run pushes to or promotes to. */
-export function registriesOf(inputs: Pick<Inputs, 'image' | 'promoteTo'>): string[] {
-  return [...new Set([inputs.image, ...inputs.promoteTo].map((r) => parseReference(r).registry))];
+export function registriesOf(inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>): string[] {
+  return [...new Set([inputs.image, ...inputs.tags, ...inputs.promoteTo].map((r) => parseReference(r).registry))];
 }
 
 /**
@@ -69,7 +69,7 @@ export function registriesOf(inputs: Pick<Inputs, 'image' | 'promoteTo'>): strin
  * credentials, before anything is built: wrong credentials fail the run with
  * nothing pushed, tagged or promoted.
  */
-export async function checkRegistries(registry: RegistryClient, inputs: Pick<Inputs, 'image' | 'promoteTo'>, log: Logger): Promise<void> {
+export async function checkRegistries(registry: RegistryClient, inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>, log: Logger): Promise<void> {
   for (const r of registriesOf(inputs)) {
     await registry.ping(r);
     log.info(`${r}: reachable, credentials accepted`);
