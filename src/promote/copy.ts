@@ -51,26 +51,32 @@ export class TreeCopier {
     return m;
   }
 
-  /** Copies the tree under `digest` to `target`, by digest; tags nothing. */
+  /** Copies the tree under `digest` to `target`, by digest; tags nothing but referrer fallback tags. */
   async copyTree(target: Repo, digest: string): Promise<void> {
     const m = await this.manifest(digest);
     for (const child of childrenOf(m)) await this.copyTree(target, child.digest);
     for (const blob of blobsOf(m)) await this.copyBlob(target, blob);
-    await this.copyReferrers(target, digest);
     if ((await this.client.resolve(target, digest)) !== digest) {
       await this.client.putManifest(target, digest, m);
       this.stats.manifestsWritten++;
     }
+    await this.copyReferrers(target, digest);
   }
 
-  /** Referrers kept under the fallback tag in the source are copied with it. */
+  /**
+   * Referrers of `digest` (signatures, SBOMs attached later) go along: listed
+   * with the referrers API where the source has it, else from the fallback
+   * tag. A target without the API gets the fallback tag written for them.
+   */
   private async copyReferrers(target: Repo, digest: string): Promise<void> {
     const tag = referrersTag(digest);
-    const index = await this.client.getManifest(this.source, tag);
-    if (!index) return;
-    for (const r of childrenOf(index)) await this.copyTree(target, r.digest);
-    if ((await this.client.resolve(target, tag)) !== index.digest) {
-      await this.client.putManifest(target, tag, index);
+    const listed = (await this.client.referrers(this.source, digest)) ?? (await this.client.getManifest(this.source, tag));
+    const refs = listed ? childrenOf(listed) : [];
+    if (!listed || refs.length === 0) return;
+    for (const r of refs) await this.copyTree(target, r.digest);
+    if ((await this.client.referrers(target, digest)) !== undefined) return; // the target indexes them itself
+    if ((await this.client.resolve(target, tag)) !== listed.digest) {
+      await this.client.putManifest(target, tag, listed);
       this.stats.manifestsWritten++;
     }
   }

@@ -124,6 +124,29 @@ export class RegistryClient {
     await res.arrayBuffer();
   }
 
+  /**
+   * The referrers of `digest` through the OCI 1.1 referrers API, or undefined
+   * when the registry has no such API (it answers 404 or 400; the caller then
+   * falls back to the `sha256-<hex>` tag schema).
+   */
+  async referrers(repo: Repo, digest: string): Promise<FetchedManifest | undefined> {
+    const res = await this.request({
+      repo,
+      actions: 'pull',
+      method: 'GET',
+      path: `/v2/${repo.repository}/referrers/${digest}`,
+      headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+      what: `list referrers of ${digest} in ${repo.registry}/${repo.repository}`,
+      accept: [400, 404, 405],
+    });
+    if (!res.ok) {
+      await res.arrayBuffer();
+      return undefined;
+    }
+    const raw = Buffer.from(await res.arrayBuffer());
+    return { raw, mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(raw) };
+  }
+
   async blobExists(repo: Repo, digest: string): Promise<boolean> {
     const res = await this.request({
       repo,
