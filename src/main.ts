@@ -16,6 +16,7 @@ import { buildAll, type BuildPhaseResult } from './phases/build.js';
 import { createScanner, gateError, type Scanner } from './phases/scan.js';
 import { composeLocalManifestList, createManifestList } from './phases/index-list.js';
 import { checkRegistries, tagAndPromote } from './phases/promote.js';
+import { outputsOf } from './outputs.js';
 import { renderSummary, type RunReport } from './summary.js';
 import { saveState, type PostState } from './state.js';
 import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
@@ -57,16 +58,7 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   const { log } = deps;
   const state: PostState = { tempDir: deps.tempDir };
   deps.saveState(state);
-  const runConfig = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth) : undefined;
-  for (const w of runConfig?.warnings ?? []) log.warning(w);
-  const env = runConfig?.env ?? {};
-  const exec: Exec = (cmd, args, opts = {}) => deps.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
-  const registry = new RegistryClient({
-    auths: [...inputs.registryAuth, ...readDockerConfigAuths()],
-    mask: deps.mask,
-    log: (m) => log.info(m),
-    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
-  });
+  const { exec, registry } = connect(inputs, deps);
 
   if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
 
@@ -101,7 +93,7 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
     promoted: [],
   };
   const finish = async (): Promise<RunReport> => {
-    setOutputs(deps, report);
+    for (const [name, value] of Object.entries(outputsOf(report))) deps.setOutput(name, value);
     await deps.writeSummary(renderSummary(report));
     return report;
   };
@@ -126,7 +118,7 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report.stoppedBecause = message.split('\n')[0];
-    // Untagged: the digest is reported in the summary, not as an output.
+    // Nothing points at an untagged manifest list: the error names it, no output does.
     const digest = report.digest;
     delete report.digest;
     await finish();
@@ -135,53 +127,30 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
   return finish();
 }
 
+/**
+ * The run's connections: every process gets the run's DOCKER_CONFIG (when
+ * registry-auth is given), and one registry client holds the credentials.
+ */
+function connect(inputs: Inputs, deps: PipelineDeps): { exec: Exec; registry: RegistryClient } {
+  const runConfig = inputs.registryAuth.length ? writeDockerConfig(deps.tempDir, inputs.registryAuth) : undefined;
+  for (const w of runConfig?.warnings ?? []) deps.log.warning(w);
+  const env = runConfig?.env ?? {};
+  const exec: Exec = (cmd, args, opts = {}) => deps.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+  const registry = new RegistryClient({
+    auths: [...inputs.registryAuth, ...readDockerConfigAuths()],
+    mask: deps.mask,
+    log: (m) => deps.log.info(m),
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+  });
+  return { exec, registry };
+}
+
 function inlineBuildkitdConfig(inputs: Inputs, tempDir: string): string | undefined {
   if (inputs.buildkitdConfig) return inputs.buildkitdConfig;
   if (!inputs.buildkitdConfigInline) return undefined;
   const file = path.join(tempDir, 'buildkitd.toml');
   fs.writeFileSync(file, inputs.buildkitdConfigInline);
   return file;
-}
-
-function setOutputs(deps: PipelineDeps, r: RunReport): void {
-  const platformDigests: Record<string, string> = {};
-  for (const b of r.builds) platformDigests[b.platform.id] = b.digest;
-  if (r.digest) {
-    deps.setOutput('digest', r.digest);
-    deps.setOutput('image', `${r.image}@${r.digest}`);
-  }
-  deps.setOutput('platform-digests', JSON.stringify(platformDigests));
-  deps.setOutput(
-    'metadata',
-    JSON.stringify({
-      image: r.image,
-      digest: r.digest ?? null,
-      pushed: r.pushed,
-      tags: r.tags,
-      platforms: Object.fromEntries(
-        r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }]),
-      ),
-    }),
-  );
-  if (r.scanEnabled) {
-    deps.setOutput('scan-results', JSON.stringify(Object.fromEntries(r.scans.map((s) => [s.platform, scanResult(s)]))));
-    deps.setOutput('sarif-files', JSON.stringify(r.scans.flatMap((s) => (s.sarifFile ? [s.sarifFile] : []))));
-  }
-  deps.setOutput('promoted', JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`)));
-}
-
-function scanResult(s: RunReport['scans'][number]): unknown {
-  return {
-    counts: s.counts,
-    passed: s.passed,
-    findings: s.findings.map((f) => ({
-      id: f.id,
-      package: f.package,
-      installedVersion: f.installedVersion,
-      fixedVersion: f.fixedVersion,
-      severity: f.severity,
-    })),
-  };
 }
 
 const actionsLogger: Logger = {

@@ -1,0 +1,41 @@
+// The action's outputs, computed from the run's report. Pure: main sets them.
+import type { RunReport } from './summary.js';
+
+/** Every output the report supports, by action.yml name. */
+export function outputsOf(r: RunReport): Record<string, string> {
+  const out: Record<string, string> = {};
+  const platformDigests: Record<string, string> = {};
+  for (const b of r.builds) platformDigests[b.platform.id] = b.digest;
+  if (r.digest) {
+    out.digest = r.digest;
+    out.image = `${r.image}@${r.digest}`;
+  }
+  out['platform-digests'] = JSON.stringify(platformDigests);
+  out.metadata = JSON.stringify({
+    image: r.image,
+    digest: r.digest ?? null,
+    pushed: r.pushed,
+    tags: r.tags,
+    platforms: Object.fromEntries(r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }])),
+  });
+  if (r.scanEnabled) {
+    out['scan-results'] = JSON.stringify(Object.fromEntries(r.scans.map((s) => [s.platform, scanResult(s)])));
+    out['sarif-files'] = JSON.stringify(r.scans.flatMap((s) => (s.sarifFile ? [s.sarifFile] : [])));
+  }
+  out.promoted = JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`));
+  return out;
+}
+
+function scanResult(s: RunReport['scans'][number]): unknown {
+  return {
+    counts: s.counts,
+    passed: s.passed,
+    findings: s.findings.map((f) => ({
+      id: f.id,
+      package: f.package,
+      installedVersion: f.installedVersion,
+      fixedVersion: f.fixedVersion,
+      severity: f.severity,
+    })),
+  };
+}
