@@ -4,7 +4,7 @@
 // mounted across repositories; across registries each is uploaded once per
 // registry and mounted into its other repositories.
 import { parseManifestOrIndex, isIndex, type Descriptor } from '../types/buildx.js';
-import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+import { sha256, type FetchedManifest, type RegistryClient, type Repo } from '../registry/client.js';
 
 export interface CopyStats {
   blobsUploaded: number;
@@ -28,6 +28,22 @@ export function blobsOf(m: FetchedManifest): Descriptor[] {
 export function childrenOf(m: FetchedManifest): Descriptor[] {
   const parsed = parseManifestOrIndex(m.raw, `manifest ${m.digest}`);
   return isIndex(parsed) ? parsed.manifests : [];
+}
+
+/**
+ * The target's fallback-tag index with the source's referrers appended (as
+ * OCI distribution 1.1 asks of clients: pull, append, push), or undefined
+ * when the target already lists every one of them.
+ */
+export function mergeReferrersIndex(existing: FetchedManifest | undefined, listed: FetchedManifest): FetchedManifest | undefined {
+  if (!existing) return listed;
+  const have = new Set(childrenOf(existing).map((d) => d.digest));
+  const add = childrenOf(listed).filter((d) => !have.has(d.digest));
+  if (add.length === 0) return undefined;
+  const index = JSON.parse(existing.raw.toString('utf8')) as { manifests: unknown[] };
+  index.manifests = [...index.manifests, ...add];
+  const raw = Buffer.from(JSON.stringify(index));
+  return { raw, mediaType: existing.mediaType || 'application/vnd.oci.image.index.v1+json', digest: sha256(raw) };
 }
 
 export class TreeCopier {
@@ -75,8 +91,9 @@ export class TreeCopier {
     if (!listed || refs.length === 0) return;
     for (const r of refs) await this.copyTree(target, r.digest);
     if ((await this.client.referrers(target, digest)) !== undefined) return; // the target indexes them itself
-    if ((await this.client.resolve(target, tag)) !== listed.digest) {
-      await this.client.putManifest(target, tag, listed);
+    const merged = mergeReferrersIndex(await this.client.getManifest(target, tag), listed);
+    if (merged) {
+      await this.client.putManifest(target, tag, merged);
       this.stats.manifestsWritten++;
     }
   }

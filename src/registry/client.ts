@@ -187,13 +187,14 @@ export class RegistryClient {
     await start.arrayBuffer();
     const location = start.headers.get('location');
     if (!location) throw new RegistryError(`${dst.registry} started an upload without a Location`);
+    // The Location may be relative or absolute (even on another host).
     const url = new URL(location, apiBase(dst.registry));
     url.searchParams.set('digest', digest);
     const res = await this.request({
       repo: dst,
       actions: 'pull,push',
       method: 'PUT',
-      path: url.pathname + url.search,
+      path: url.href,
       headers: { 'Content-Type': 'application/octet-stream' },
       body: async () => {
         const get = await this.request({
@@ -271,16 +272,36 @@ export class RegistryClient {
       return;
     }
     const url = tokenUrl(challenge, scopes.length ? scopes : challenge.scope ? [challenge.scope] : []);
-    const res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {} });
-    if (!res.ok) {
-      await res.arrayBuffer().catch(() => undefined);
-      throw new RegistryError(failureMessage(`cannot ${what}`, registry, { status: res.status }, 1), res.status);
-    }
+    const res = await this.fetchToken(url, creds, registry, what);
     const body = (await res.json()) as { token?: unknown; access_token?: unknown };
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
     if (!token) throw new RegistryError(`cannot ${what}: ${registry}'s token service returned no token`);
     this.opts.mask?.(token);
     this.authCache.set(cacheKey, `Bearer ${token}`);
+  }
+
+  /** The token service gets the same retries as the registry itself. */
+  private async fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      let outcome: Outcome;
+      let res: Response | undefined;
+      try {
+        res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {} });
+        if (res.ok) return res;
+        outcome = { status: res.status, retryAfter: res.headers.get('retry-after') };
+        await res.arrayBuffer().catch(() => undefined);
+      } catch (err) {
+        outcome = { networkError: networkCode(err) };
+      }
+      const delay = nextDelay(outcome, attempt, this.retry);
+      if (delay === undefined) {
+        throw new RegistryError(failureMessage(`cannot ${what}`, registry, outcome, attempt), 'status' in outcome ? outcome.status : undefined);
+      }
+      this.opts.log?.(
+        `${what}: token service ${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
+      );
+      await this.sleep(delay);
+    }
   }
 }
 
