@@ -222,43 +222,61 @@ export class RegistryClient {
     const url = spec.path.startsWith('http') ? spec.path : `${apiBase(registry)}${spec.path}`;
     const scopes = this.scopes(spec);
     const cacheKey = `${registry} ${scopes.join(' ')}`;
-    let authTried = false;
-    for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = { ...spec.headers };
-      const auth = this.authCache.get(cacheKey) ?? this.authCache.get(`${registry} basic`);
-      if (auth) headers.Authorization = auth;
+    return this.retrying(spec.what, registry, spec.accept ?? [], '', async () => {
+      const res = await this.send(spec, url, cacheKey);
+      if (res.status !== 401) return res;
+      // Authenticating on a challenge is part of the attempt, not a failed one.
+      await drain(res);
+      await this.authenticate(registry, res.headers.get('www-authenticate'), scopes, cacheKey, spec.what);
+      return this.send(spec, url, cacheKey);
+    });
+  }
+
+  /** One HTTP request with the credentials learnt so far (the body made anew). */
+  private async send(spec: RequestSpec, url: string, cacheKey: string): Promise<Response> {
+    const headers: Record<string, string> = { ...spec.headers };
+    const auth = this.authCache.get(cacheKey) ?? this.authCache.get(`${spec.repo.registry} basic`);
+    if (auth) headers.Authorization = auth;
+    const body = spec.body ? await spec.body() : undefined;
+    if (body?.length !== undefined) headers['Content-Length'] = String(body.length);
+    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, redirect: 'follow' };
+    if (body) {
+      init.body = body.body;
+      init.duplex = 'half';
+    }
+    return this.fetchImpl(url, init);
+  }
+
+  /**
+   * Runs `attempt` until it answers ok (or with an accepted status), waiting
+   * between tries as the retry policy says; a final answer or the last try
+   * becomes a RegistryError that names the registry.
+   */
+  private async retrying(
+    what: string,
+    registry: string,
+    accept: readonly number[],
+    label: string,
+    attempt: () => Promise<Response>,
+  ): Promise<Response> {
+    for (let n = 1; ; n++) {
       let outcome: Outcome;
-      let res: Response | undefined;
       try {
-        const body = spec.body ? await spec.body() : undefined;
-        if (body?.length !== undefined) headers['Content-Length'] = String(body.length);
-        const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, redirect: 'follow' };
-        if (body) {
-          init.body = body.body;
-          init.duplex = 'half';
-        }
-        res = await this.fetchImpl(url, init);
+        const res = await attempt();
+        if (res.ok || accept.includes(res.status)) return res;
         outcome = { status: res.status, retryAfter: res.headers.get('retry-after') };
+        await drain(res);
       } catch (err) {
+        if (err instanceof RegistryError) throw err;
         outcome = { networkError: networkCode(err) };
       }
-      if (res && res.status === 401 && !authTried) {
-        authTried = true;
-        await res.arrayBuffer().catch(() => undefined);
-        await this.authenticate(registry, res.headers.get('www-authenticate'), scopes, cacheKey, spec.what);
-        attempt--; // authenticating is not a failed attempt
-        continue;
-      }
-      if (res && (res.ok || spec.accept?.includes(res.status))) return res;
-      const delay = nextDelay(outcome, attempt, this.retry);
+      const delay = nextDelay(outcome, n, this.retry);
       if (delay === undefined) {
-        if (res) await res.arrayBuffer().catch(() => undefined);
-        throw new RegistryError(failureMessage(`cannot ${spec.what}`, registry, outcome, attempt), 'status' in outcome ? outcome.status : undefined);
+        throw new RegistryError(failureMessage(`cannot ${what}`, registry, outcome, n), 'status' in outcome ? outcome.status : undefined);
       }
       this.opts.log?.(
-        `${spec.what}: ${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
+        `${what}: ${label}${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
       );
-      if (res) await res.arrayBuffer().catch(() => undefined);
       await this.sleep(delay);
     }
   }
@@ -281,28 +299,15 @@ export class RegistryClient {
   }
 
   /** The token service gets the same retries as the registry itself. */
-  private async fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
-      let outcome: Outcome;
-      let res: Response | undefined;
-      try {
-        res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {} });
-        if (res.ok) return res;
-        outcome = { status: res.status, retryAfter: res.headers.get('retry-after') };
-        await res.arrayBuffer().catch(() => undefined);
-      } catch (err) {
-        outcome = { networkError: networkCode(err) };
-      }
-      const delay = nextDelay(outcome, attempt, this.retry);
-      if (delay === undefined) {
-        throw new RegistryError(failureMessage(`cannot ${what}`, registry, outcome, attempt), 'status' in outcome ? outcome.status : undefined);
-      }
-      this.opts.log?.(
-        `${what}: token service ${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
-      );
-      await this.sleep(delay);
-    }
+  private fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Response> {
+    return this.retrying(what, registry, [], 'token service ', () =>
+      this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {} }),
+    );
   }
+}
+
+async function drain(res: Response): Promise<void> {
+  await res.arrayBuffer().catch(() => undefined);
 }
 
 function networkCode(err: unknown): string {
