@@ -8,7 +8,12 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 
 REGISTRY_A=127.0.0.1:5000
 REGISTRY_B=127.0.0.1:5001
+# A unix socket path must stay under 108 bytes; a deep checkout gets one in /run.
 BUILDKIT_SOCK="$RUN_DIR/buildkitd.sock"
+if [ ${#BUILDKIT_SOCK} -gt 100 ]; then
+  BUILDKIT_SOCK="/run/multiarch-testbed-$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-12)/buildkitd.sock"
+  mkdir -p "$(dirname "$BUILDKIT_SOCK")"
+fi
 TRIVY_DB_REPO="$REGISTRY_A/aquasecurity/trivy-db"
 PACKAGES=(docker.io containerd runc qemu-user-static binfmt-support docker-registry skopeo jq
   apache2-utils iproute2 xz-utils)
