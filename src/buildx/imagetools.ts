@@ -56,25 +56,17 @@ export async function inspectRaw(exec: Exec, builder: string, ref: string): Prom
   return { raw: stdout, digest: digestOf(stdout), parsed: parseManifestOrIndex(stdout, `manifest of ${ref}`) };
 }
 
-export interface CreatedIndex extends RawManifest {
-  tags: string[];
-}
-
 /**
- * Creates the index: first as a dry run to learn its exact bytes and digest,
- * then pushes it to every tag.
+ * Composes an index from `sources` as buildx would push it, pushing nothing:
+ * `imagetools create --dry-run` prints its exact bytes, and so its digest.
  */
-export async function createIndex(
+export async function composeIndex(
   exec: Exec,
   builder: string,
-  tags: readonly string[],
   sources: readonly string[],
-  opts: { annotations?: string[]; onLine?: (line: string) => void } = {},
-): Promise<CreatedIndex> {
-  const annotations = opts.annotations ?? [];
-  const dry = await exec('docker', createIndexArgs(builder, [], sources, { dryRun: true, annotations }), { silent: true });
+  annotations: readonly string[] = [],
+): Promise<RawManifest> {
+  const dry = await exec('docker', createIndexArgs(builder, [], sources, { dryRun: true, annotations: [...annotations] }), { silent: true });
   const raw = dryRunBytes(dry.stdout);
-  const parsed = parseManifestOrIndex(raw, 'imagetools create --dry-run output');
-  await exec('docker', createIndexArgs(builder, tags, sources, { annotations }), opts.onLine ? { onLine: opts.onLine } : {});
-  return { raw, digest: digestOf(raw), parsed, tags: [...tags] };
+  return { raw, digest: digestOf(raw), parsed: parseManifestOrIndex(raw, 'imagetools create --dry-run output') };
 }

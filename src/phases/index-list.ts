@@ -3,8 +3,8 @@
 // manifests included); its exact bytes are pushed by digest, untagged. Tags
 // come last, in the tag phase, so a later failure leaves nothing tagged.
 import type { Exec } from '../exec.js';
-import { createIndexArgs, digestOf, dryRunBytes } from '../buildx/imagetools.js';
-import { parseManifestOrIndex, isIndex } from '../types/buildx.js';
+import { composeIndex } from '../buildx/imagetools.js';
+import { isIndex } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { serveLayouts } from '../registry/layout-server.js';
@@ -36,12 +36,9 @@ export async function composeManifestList(
   sources: readonly string[],
   annotations: readonly string[],
 ): Promise<ManifestList> {
-  const dry = await exec('docker', createIndexArgs(builder, [], sources, { dryRun: true, annotations: [...annotations] }), { silent: true });
-  const text = dryRunBytes(dry.stdout);
-  const parsed = parseManifestOrIndex(text, 'imagetools create --dry-run output');
+  const { raw: text, digest, parsed } = await composeIndex(exec, builder, sources, annotations);
   if (!isIndex(parsed)) throw new Error('imagetools create --dry-run did not produce an index');
-  const raw = Buffer.from(text, 'utf8');
-  return { digest: digestOf(raw), raw, mediaType: parsed.mediaType ?? 'application/vnd.oci.image.index.v1+json' };
+  return { digest, raw: Buffer.from(text, 'utf8'), mediaType: parsed.mediaType ?? 'application/vnd.oci.image.index.v1+json' };
 }
 
 export async function createManifestList(
