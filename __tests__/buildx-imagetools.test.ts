@@ -2,7 +2,8 @@ import { describe, expect, it, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeIndex, createIndexArgs, digestOf, dryRunBytes, inspectRaw, inspectRawArgs } from '../src/buildx/imagetools.js';
+import { digestOf } from '../src/oci.js';
+import { composeIndex, createIndexArgs, dryRunBytes, inspectRaw, inspectRawArgs } from '../src/buildx/imagetools.js';
 import type { Exec } from '../src/exec.js';
 import {
   assertManifestOrIndex,

@@ -12,7 +12,7 @@ import { PipelineError, runPipeline, type PipelineDeps } from '../src/main.js';
 import { parseBinfmtEntry } from '../src/qemu.js';
 import type { PostState } from '../src/state.js';
 import type { Inputs } from '../src/types.js';
-import { digestOf } from '../src/buildx/imagetools.js';
+import { digestOf } from '../src/oci.js';
 import { composeIndex, FAKE_TRIVY, FakeTools, FIXTURE_IMAGE, fixture, PROVENANCE_MAX, type FakeToolsOptions } from './support/fake-exec.js';
 
 const CONTEXT = '/src/app';

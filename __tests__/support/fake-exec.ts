@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { digestOf } from '../../src/buildx/imagetools.js';
+import { digestOf } from '../../src/oci.js';
 import { CommandError, type Exec, type ExecResult } from '../../src/exec.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Exec } from '../exec.js';
 import type { Inputs, Platform } from '../types.js';
 import { platformSlug } from '../platform.js';
-import { digestOf } from './imagetools.js';
+import { digestOf } from '../oci.js';
 import {
   isAttestationDescriptor,
   isIndex,

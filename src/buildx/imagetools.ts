@@ -1,6 +1,6 @@
 // `docker buildx imagetools`: creating the manifest list from per-platform
 // digests and reading raw manifests.
-import { createHash } from 'node:crypto';
+import { digestOf } from '../oci.js';
 import type { Exec } from '../exec.js';
 import { parseManifestOrIndex, type ManifestOrIndex } from '../types/buildx.js';
 
@@ -29,11 +29,6 @@ export function createIndexArgs(builder: string, tags: readonly string[], source
 /** argv (after `docker`) printing the exact stored bytes of `ref`'s manifest or index. */
 export function inspectRawArgs(builder: string, ref: string): string[] {
   return ['buildx', 'imagetools', 'inspect', '--builder', builder, '--raw', ref];
-}
-
-/** `sha256:` + the SHA-256 of the exact bytes given. */
-export function digestOf(raw: string | Buffer): string {
-  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
 }
 
 /**

@@ -4,7 +4,8 @@
 // mounted across repositories; across registries each is uploaded once per
 // registry and mounted into its other repositories.
 import { parseManifestOrIndex, isIndex, type Descriptor } from '../types/buildx.js';
-import { sha256, type FetchedManifest, type RegistryClient, type Repo } from '../registry/client.js';
+import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+import { digestOf } from '../oci.js';
 
 export interface CopyStats {
   blobsUploaded: number;
@@ -43,7 +44,7 @@ export function mergeReferrersIndex(existing: FetchedManifest | undefined, liste
   const index = JSON.parse(existing.raw.toString('utf8')) as { manifests: unknown[] };
   index.manifests = [...index.manifests, ...add];
   const raw = Buffer.from(JSON.stringify(index));
-  return { raw, mediaType: existing.mediaType || 'application/vnd.oci.image.index.v1+json', digest: sha256(raw) };
+  return { raw, mediaType: existing.mediaType || 'application/vnd.oci.image.index.v1+json', digest: digestOf(raw) };
 }
 
 export class TreeCopier {

@@ -2,7 +2,7 @@
 // existence, cross-repository mounts and streamed blob copies. Every request
 // authenticates from the run's credentials (basic, or a bearer token fetched
 // on challenge) and retries transient failures; a 429 honours Retry-After.
-import { createHash } from 'node:crypto';
+import { digestOf, manifestMediaType } from '../oci.js';
 import type { RegistryAuth } from '../types.js';
 import { apiBase, basicHeader, credentialsFor, parseChallenge, tokenUrl } from './auth.js';
 import { DEFAULT_RETRY, failureMessage, nextDelay, type Outcome, type RetryPolicy } from './retry.js';
@@ -43,10 +43,6 @@ export class RegistryError extends Error {
     super(message);
     this.name = 'RegistryError';
   }
-}
-
-export function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 interface RequestSpec {
@@ -98,11 +94,11 @@ export class RegistryClient {
       return undefined;
     }
     const raw = Buffer.from(await res.arrayBuffer());
-    const digest = sha256(raw);
+    const digest = digestOf(raw);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError(`${repo.registry}/${repo.repository}@${reference} returned content with digest ${digest}`);
     }
-    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() || mediaTypeOf(raw);
+    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() || manifestMediaType(raw);
     return { raw, mediaType, digest };
   }
 
@@ -144,7 +140,7 @@ export class RegistryClient {
       return undefined;
     }
     const raw = Buffer.from(await res.arrayBuffer());
-    return { raw, mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(raw) };
+    return { raw, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(raw) };
   }
 
   async blobExists(repo: Repo, digest: string): Promise<boolean> {
@@ -314,14 +310,4 @@ function networkCode(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
   return code ?? (err instanceof Error ? err.message : String(err));
-}
-
-function mediaTypeOf(raw: Buffer): string {
-  try {
-    const v = JSON.parse(raw.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
-    if (typeof v.mediaType === 'string') return v.mediaType;
-    return Array.isArray(v.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
-  } catch {
-    return 'application/octet-stream';
-  }
 }

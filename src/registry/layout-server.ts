@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { manifestMediaType } from '../oci.js';
 
 export interface LayoutServer {
   /** `127.0.0.1:<port>`, usable as a registry host in references. */
@@ -35,16 +36,6 @@ export function parseRoute(url: string): { kind: 'manifests' | 'blobs'; digest: 
   return { kind: m[1] as 'manifests' | 'blobs', digest: decodeURIComponent(m[2] ?? '') };
 }
 
-function mediaTypeOf(file: string): string {
-  try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as { mediaType?: unknown; manifests?: unknown };
-    if (typeof v.mediaType === 'string') return v.mediaType;
-    return Array.isArray(v.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
-  } catch {
-    return 'application/octet-stream';
-  }
-}
-
 export async function serveLayouts(layouts: readonly string[]): Promise<LayoutServer> {
   const server = http.createServer((req, res) => {
     const route = parseRoute(req.url ?? '');
@@ -67,7 +58,7 @@ export async function serveLayouts(layouts: readonly string[]): Promise<LayoutSe
     }
     const size = fs.statSync(file).size;
     res.writeHead(200, {
-      'Content-Type': route.kind === 'manifests' ? mediaTypeOf(file) : 'application/octet-stream',
+      'Content-Type': route.kind === 'manifests' ? manifestMediaType(fs.readFileSync(file)) : 'application/octet-stream',
       'Content-Length': String(size),
       'Docker-Content-Digest': route.digest,
     });
