@@ -21,6 +21,7 @@ import { renderSummary, type RunReport } from './summary.js';
 import { saveState, type PostState } from './state.js';
 import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
 import type { Inputs } from './types.js';
+import { errorMessage } from './util/errors.js';
 
 export interface Logger {
   info(message: string): void;
@@ -116,7 +117,7 @@ export async function runPipeline(inputs: Inputs, deps: PipelineDeps): Promise<R
     report.digest = index.digest;
     report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     report.stoppedBecause = message.split('\n')[0];
     // Nothing points at an untagged manifest list: the error names it, no output does.
     const digest = report.digest;
@@ -166,7 +167,7 @@ export async function main(): Promise<void> {
   try {
     inputs = getInputs();
   } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    core.setFailed(errorMessage(err));
     return;
   }
   const base = process.env.RUNNER_TEMP || os.tmpdir();
@@ -200,7 +201,7 @@ export async function main(): Promise<void> {
   try {
     await runPipeline(inputs, deps);
   } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    core.setFailed(errorMessage(err));
   } finally {
     // Credentials never outlive the main step; post removes the rest.
     fs.rmSync(path.join(tempDir, 'docker-config'), { recursive: true, force: true });

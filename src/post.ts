@@ -5,20 +5,21 @@ import * as fs from 'node:fs';
 import { execCommand, type Exec } from './exec.js';
 import { removeBuilder } from './buildx/builder.js';
 import { loadState, type PostState } from './state.js';
+import { errorMessage } from './util/errors.js';
 
 export async function cleanup(exec: Exec, state: PostState, warn: (m: string) => void): Promise<void> {
   if (state.builder) {
     try {
       if (!(await removeBuilder(exec, state.builder))) warn(`could not remove builder ${state.builder}`);
     } catch (err) {
-      warn(`could not remove builder ${state.builder}: ${err instanceof Error ? err.message : String(err)}`);
+      warn(`could not remove builder ${state.builder}: ${errorMessage(err)}`);
     }
   }
   if (state.tempDir) {
     try {
       fs.rmSync(state.tempDir, { recursive: true, force: true });
     } catch (err) {
-      warn(`could not remove ${state.tempDir}: ${err instanceof Error ? err.message : String(err)}`);
+      warn(`could not remove ${state.tempDir}: ${errorMessage(err)}`);
     }
   }
 }
@@ -29,7 +30,7 @@ export async function post(): Promise<void> {
   try {
     state = loadState();
   } catch (err) {
-    warn(`nothing cleaned up: the saved state is unreadable (${err instanceof Error ? err.message : String(err)})`);
+    warn(`nothing cleaned up: the saved state is unreadable (${errorMessage(err)})`);
     return;
   }
   await cleanup(execCommand, state, warn);

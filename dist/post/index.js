@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6286);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1001);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .post */ .b)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6286:
+/***/ 1001:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31575,9 +31575,16 @@ function loadState() {
     return parseState(getState(KEY));
 }
 
+;// CONCATENATED MODULE: ./src/util/errors.ts
+/** The message of anything thrown (an Error's message, else its string form). */
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/post.ts
 // The post step: removes what the run created (a builder it created, its temp
 // directory with any DOCKER_CONFIG). It only warns; it never fails the job.
+
 
 
 
@@ -31590,7 +31597,7 @@ async function cleanup(exec, state, warn) {
                 warn(`could not remove builder ${state.builder}`);
         }
         catch (err) {
-            warn(`could not remove builder ${state.builder}: ${err instanceof Error ? err.message : String(err)}`);
+            warn(`could not remove builder ${state.builder}: ${errorMessage(err)}`);
         }
     }
     if (state.tempDir) {
@@ -31598,7 +31605,7 @@ async function cleanup(exec, state, warn) {
             external_node_fs_namespaceObject.rmSync(state.tempDir, { recursive: true, force: true });
         }
         catch (err) {
-            warn(`could not remove ${state.tempDir}: ${err instanceof Error ? err.message : String(err)}`);
+            warn(`could not remove ${state.tempDir}: ${errorMessage(err)}`);
         }
     }
 }
@@ -31609,7 +31616,7 @@ async function post() {
         state = loadState();
     }
     catch (err) {
-        warn(`nothing cleaned up: the saved state is unreadable (${err instanceof Error ? err.message : String(err)})`);
+        warn(`nothing cleaned up: the saved state is unreadable (${errorMessage(err)})`);
         return;
     }
     await cleanup(execCommand, state, warn);

@@ -13,6 +13,7 @@ import type { PlatformScan } from '../scan/gate.js';
 import type { Inputs, Platform, PlatformBuild } from '../types.js';
 import type { Logger } from '../main.js';
 import type { Scanner } from './scan.js';
+import { errorMessage } from '../util/errors.js';
 
 /** How many of a failed platform's last log lines go into the error. */
 const FAILURE_TAIL = 15;
@@ -57,7 +58,7 @@ export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps)
   results.forEach((r, i) => {
     const id = (inputs.platforms[i] as Platform).id;
     if (r.status === 'fulfilled') builds.push(r.value);
-    else failures.push({ platform: id, message: errorText(r.reason) });
+    else failures.push({ platform: id, message: errorMessage(r.reason) });
   });
   const scanResults: PlatformScan[] = [];
   for (const b of builds) {
@@ -66,7 +67,7 @@ export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps)
     try {
       scanResults.push(await scan);
     } catch (err) {
-      failures.push({ platform: b.platform.id, message: `scan failed: ${errorText(err)}` });
+      failures.push({ platform: b.platform.id, message: `scan failed: ${errorMessage(err)}` });
     }
   }
   return { builds, scans: scanResults, failures, error: describeFailures(failures) };
@@ -113,7 +114,7 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
     };
   } catch (err) {
     const tail = lastLines(lines.join('\n'), FAILURE_TAIL);
-    const why = err instanceof CommandError ? `build failed (exit code ${err.exitCode})` : `build failed: ${errorText(err)}`;
+    const why = err instanceof CommandError ? `build failed (exit code ${err.exitCode})` : `build failed: ${errorMessage(err)}`;
     throw new Error(tail ? `${why}; last log lines:\n${tail}` : why, { cause: err });
   } finally {
     await deps.log.group(`Build ${platform.id}`, async () => {
@@ -135,8 +136,4 @@ function writeSecretFiles(inputs: Inputs, tempDir: string): Record<string, strin
     files[id] = file;
   }
   return files;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -6,6 +6,7 @@ import { digestOf, manifestMediaType } from '../oci.js';
 import type { RegistryAuth } from '../types.js';
 import { apiBase, basicHeader, credentialsFor, parseChallenge, tokenUrl } from './auth.js';
 import { DEFAULT_RETRY, failureMessage, nextDelay, type Outcome, type RetryPolicy } from './retry.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface Repo {
   registry: string;
@@ -309,5 +310,5 @@ async function drain(res: Response): Promise<void> {
 function networkCode(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
-  return code ?? (err instanceof Error ? err.message : String(err));
+  return code ?? errorMessage(err);
 }

@@ -2,6 +2,7 @@
 // newlines or commas, with CSV quoting so one item can hold a comma or a
 // newline (`"FOO=a,b"`). Never a bare split(',').
 import { parse } from 'csv-parse/sync';
+import { errorMessage } from './errors.js';
 
 export interface ListOptions {
   /**
@@ -33,7 +34,7 @@ export function parseList(value: string, opts: ListOptions = {}): string[] {
       quote: opts.quote === false ? false : '"',
     }) as string[][];
   } catch (err) {
-    throw new Error(`not a valid list: ${firstLine(err instanceof Error ? err.message : String(err))}`, { cause: err });
+    throw new Error(`not a valid list: ${firstLine(errorMessage(err))}`, { cause: err });
   }
   const items: string[] = [];
   for (const record of records) {
