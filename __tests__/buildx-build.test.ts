@@ -18,7 +18,7 @@ import {
 } from '../src/buildx/build.js';
 import type { Exec, ExecOptions } from '../src/exec.js';
 import { parsePlatform } from '../src/platform.js';
-import type { Inputs } from '../src/types.js';
+import type { Inputs } from '../src/model.js';
 import { isIndex, isManifest, parseBuildMetadata, parseManifestOrIndex, SchemaError, type ImageManifest } from '../src/types/buildx.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'buildx');

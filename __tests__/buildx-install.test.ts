@@ -201,7 +201,7 @@ describe('defaultInstallDeps', () => {
   it('wires process facts and real file operations', async () => {
     const exec: Exec = async () => ({ exitCode: 0, stdout: '', stderr: '' });
     const log: string[] = [];
-    const deps = defaultInstallDeps(exec, (m) => log.push(m));
+    const deps = defaultInstallDeps(exec, (m) => log.push(m), process.env);
     expect([deps.platform, deps.arch, deps.home]).toEqual([process.platform, process.arch, os.homedir()]);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'install-'));
     try {

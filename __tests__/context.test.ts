@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { parse } from 'yaml';
 import { DEFAULTS, getInputs, InputError, type InputEnv, LOCAL_IMAGE, parseInputs } from '../src/context.js';
-import type { Inputs } from '../src/types.js';
+import type { Inputs } from '../src/model.js';
 
 // A small fake workspace: paths relative to the workspace cwd.
 const DIRS = new Set(['.', 'app', 'sarif-out']);
@@ -516,7 +516,7 @@ describe('getInputs', () => {
       return true;
     });
 
-    const inputs = getInputs();
+    const inputs = getInputs(process.env);
 
     expect(inputs.push).toBe(false);
     expect(inputs.file).toBe(path.join(dir, 'Dockerfile'));
@@ -534,7 +534,7 @@ describe('getInputs', () => {
       return true;
     });
 
-    const inputs = getInputs();
+    const inputs = getInputs(process.env);
 
     expect(inputs.secrets).toHaveLength(2);
     const masked = writes.join('');
@@ -546,6 +546,6 @@ describe('getInputs', () => {
   it('fails on a context that is a file', () => {
     process.env.INPUT_CONTEXT = path.join(dir, 'Dockerfile');
     process.env.INPUT_PUSH = 'false';
-    expect(() => getInputs()).toThrow(/^context: ".*Dockerfile" is not an existing directory/);
+    expect(() => getInputs(process.env)).toThrow(/^context: ".*Dockerfile" is not an existing directory/);
   });
 });

@@ -6,13 +6,13 @@ import {
   authKey,
   authString,
   credsStoreOf,
-  defaultDockerConfigDir,
+  dockerConfigDir,
   dockerConfigAuths,
   dockerConfigJson,
   readDockerConfigAuths,
   writeDockerConfig,
 } from '../src/credentials.js';
-import type { RegistryAuth } from '../src/types.js';
+import type { RegistryAuth } from '../src/model.js';
 
 const ghcr: RegistryAuth = { registry: 'ghcr.io', username: 'octo', password: 'ghp_s3cret' };
 const hub: RegistryAuth = { registry: 'docker.io', username: 'me', password: 'dckr_pat_x:y' };
@@ -100,21 +100,15 @@ describe('dockerConfigAuths', () => {
 describe('writeDockerConfig', () => {
   let tempDir: string;
   let userDir: string;
-  const saved = { DOCKER_CONFIG: process.env.DOCKER_CONFIG, BUILDX_CONFIG: process.env.BUILDX_CONFIG, HOME: process.env.HOME };
 
   beforeEach(() => {
     tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creds-run-'));
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creds-user-'));
-    delete process.env.BUILDX_CONFIG;
   });
 
   afterEach(() => {
     fs.rmSync(tempDir, { recursive: true, force: true });
     fs.rmSync(userDir, { recursive: true, force: true });
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   });
 
   it('writes config.json (0600) in a 0700 directory under the temp dir and returns the env pointing at it', () => {
@@ -144,16 +138,12 @@ describe('writeDockerConfig', () => {
   });
 
   it('keeps BUILDX_CONFIG when it is set, so builders are found where they were made', () => {
-    process.env.BUILDX_CONFIG = '/srv/buildx';
-    expect(writeDockerConfig(tempDir, [local], userDir).env.BUILDX_CONFIG).toBe('/srv/buildx');
+    expect(writeDockerConfig(tempDir, [local], userDir, '/srv/buildx').env.BUILDX_CONFIG).toBe('/srv/buildx');
   });
 
   it('reads the user dir from DOCKER_CONFIG, else ~/.docker', () => {
-    process.env.DOCKER_CONFIG = userDir;
-    expect(defaultDockerConfigDir()).toBe(userDir);
-    delete process.env.DOCKER_CONFIG;
-    process.env.HOME = '/home/runner';
-    expect(defaultDockerConfigDir()).toBe('/home/runner/.docker');
+    expect(dockerConfigDir({ DOCKER_CONFIG: userDir, HOME: '/home/runner' })).toBe(userDir);
+    expect(dockerConfigDir({ HOME: '/home/runner' })).toBe('/home/runner/.docker');
   });
 
   it("reads the user's logins for the registry client, and none when there is no config", () => {

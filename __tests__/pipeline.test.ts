@@ -8,10 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseInputs, type InputEnv } from '../src/context.js';
-import { PipelineError, runPipeline, type PipelineDeps } from '../src/main.js';
-import { parseBinfmtEntry } from '../src/qemu.js';
+import { PipelineError, runPipeline } from '../src/pipeline/run.js';
+import type { Runtime } from '../src/pipeline/runtime.js';
+import { parseBinfmtEntry } from '../src/qemu/plan.js';
 import type { PostState } from '../src/state.js';
-import type { Inputs } from '../src/types.js';
+import type { Inputs } from '../src/model.js';
 import { digestOf } from '../src/oci.js';
 import { composeIndex, FAKE_TRIVY, FakeTools, FIXTURE_IMAGE, fixture, PROVENANCE_MAX, type FakeToolsOptions } from './support/fake-exec.js';
 
@@ -45,7 +46,7 @@ function inputs(over: Record<string, string> = {}): Inputs {
 }
 
 interface Run {
-  deps: PipelineDeps;
+  deps: Runtime;
   tools: FakeTools;
   tempDir: string;
   outputs: Record<string, string>;
@@ -55,29 +56,15 @@ interface Run {
 }
 
 const tempDirs: string[] = [];
-const savedEnv: Record<string, string | undefined> = {};
 /** Stands in for the runner user's ~/.docker: empty, so no real config or login leaks in. */
 let userDocker = '';
-const HERMETIC = ['RUNNER_TOOL_CACHE', 'ACTIONS_CACHE_URL', 'ACTIONS_RESULTS_URL', 'DOCKER_CONFIG', 'BUILDX_CONFIG'];
 
 beforeAll(() => {
-  // trivy's cache defaults under RUNNER_TOOL_CACHE, the Actions cache is used when
-  // its URL is set, and the docker config is read from DOCKER_CONFIG: keep the
-  // runner's own out of these tests.
-  for (const k of HERMETIC) {
-    savedEnv[k] = process.env[k];
-    delete process.env[k];
-  }
   userDocker = fs.mkdtempSync(path.join(os.tmpdir(), 'user-docker-'));
-  process.env.DOCKER_CONFIG = userDocker;
 });
 
 afterAll(() => {
   fs.rmSync(userDocker, { recursive: true, force: true });
-  for (const k of HERMETIC) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
 });
 
 afterEach(() => {
@@ -93,7 +80,7 @@ function mkTemp(prefix: string): string {
 /** A run's dependencies around the fake tools (new ones, or those of an earlier run: same builders and registry). */
 function setup(opts: FakeToolsOptions = {}, tools = new FakeTools(opts)): Run {
   const tempDir = mkTemp('pipeline-');
-  const run: Run = { deps: undefined as unknown as PipelineDeps, tools, tempDir, outputs: {}, summaries: [], states: [], warnings: [] };
+  const run: Run = { deps: undefined as unknown as Runtime, tools, tempDir, outputs: {}, summaries: [], states: [], warnings: [] };
   run.deps = {
     exec: tools.exec,
     log: {
@@ -102,6 +89,9 @@ function setup(opts: FakeToolsOptions = {}, tools = new FakeTools(opts)): Run {
       debug: () => undefined,
       group: (_name, fn) => fn(),
     },
+    // The runtime's environment is the test's own: no runner cache, no Actions cache, no user docker config.
+    env: { DOCKER_CONFIG: userDocker, HOME: userDocker },
+    now: () => Date.now(),
     tempDir,
     hostArch: 'x64',
     readBinfmt: async () => [
@@ -379,6 +369,17 @@ describe('runPipeline: the vulnerability gate', () => {
     expectNothingCreated(r);
     expect(r.outputs.digest).toBeUndefined();
     expect(r.summaries[0]).toContain('Nothing was tagged or promoted:');
+  });
+
+  it('reports a scan that could not run as a scan failure, never as a build failure', async () => {
+    const r = setup({ dbDownloadFailure: { exitCode: 1, stderr: 'FATAL failed to download vulnerability DB\n' } });
+    const err = await rejection(runPipeline(inputs(), r.deps));
+    expect(err.message).not.toMatch(/build failed/);
+    const summary = r.summaries[0] ?? '';
+    // Every platform built (its row says how), and its gate cell says the scan failed.
+    for (const p of PLATFORMS)
+      expect(summary).toMatch(new RegExp(`\\| \`${p.replace(/\//g, '\\/')}\` \\| (native|emulated \\(QEMU\\)) \\|.*\\*\\*scan failed\\*\\* \\|`));
+    expect(summary).not.toContain('**failed**');
   });
 });
 

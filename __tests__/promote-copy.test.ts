@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { TreeCopier, blobsOf, childrenOf, referrersTag } from '../src/promote/copy.js';
 import { RegistryClient, type Repo } from '../src/registry/client.js';
 import type { Descriptor } from '../src/types/buildx.js';
-import type { RegistryAuth } from '../src/types.js';
+import type { RegistryAuth } from '../src/model.js';
 import { MemoryRegistry, OCI_INDEX, OCI_MANIFEST, sha256, type HostOptions } from './support/memory-registry.js';
 
 const A = 'src.test';

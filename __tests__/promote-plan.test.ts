@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { planWrites, registriesOf } from '../src/phases/promote.js';
-import type { PlatformBuild } from '../src/types.js';
+import { planWrites, registriesOf } from '../src/pipeline/promote.js';
+import type { PlatformBuild } from '../src/model.js';
 
 const build = (id: string, arch: string, digest: string, variant?: string): PlatformBuild => ({
   platform: { os: 'linux', arch, ...(variant ? { variant } : {}), id },

@@ -5,18 +5,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Exec, ExecResult } from '../src/exec.js';
 import { parsePlatform } from '../src/platform.js';
-import {
-  elfMagic,
-  emulatedPlatforms,
-  nodeQemuFs,
-  parseBinfmtEntry,
-  planQemu,
-  readBinfmtEntries,
-  registerLine,
-  setupQemu,
-  type BinfmtEntry,
-  type QemuPlan,
-} from '../src/qemu.js';
+import { elfMagic, emulatedPlatforms, parseBinfmtEntry, planQemu, registerLine, type BinfmtEntry, type QemuPlan } from '../src/qemu/plan.js';
+import { nodeQemuFs, readBinfmtEntries, setupQemu } from '../src/qemu/setup.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'qemu');
 const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');

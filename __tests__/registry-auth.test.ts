@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { apiBase, basicHeader, credentialsFor, isLoopback, parseChallenge, tokenUrl, type Challenge } from '../src/registry/auth.js';
-import type { RegistryAuth } from '../src/types.js';
+import type { RegistryAuth } from '../src/model.js';
 
 describe('parseChallenge', () => {
   it.each<[string, string | null | undefined, Challenge | undefined]>([

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { countBySeverity, evaluateGate, formatFinding, gateFailureMessage, type PlatformScan } from '../src/scan/gate.js';
-import type { FailOn } from '../src/types.js';
+import type { FailOn } from '../src/model.js';
 import { parseReport } from '../src/types/trivy.js';
 
 const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execCommand } from '../src/exec.js';
 import { scanPlatform, type ScanOptions } from '../src/scan/scan.js';
-import type { PlatformBuild } from '../src/types.js';
+import type { PlatformBuild } from '../src/model.js';
 
 const TRIVY = process.env.TRIVY_BIN ?? '';
 const CACHE = process.env.TRIVY_CACHE_DIR ?? '';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execCommand, type Exec, type ExecOptions } from '../src/exec.js';
 import { prepareIgnoreFile, scanPlatform, type ScanOptions } from '../src/scan/scan.js';
-import type { PlatformBuild } from '../src/types.js';
+import type { PlatformBuild } from '../src/model.js';
 
 const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');
 const DIGEST_ARM64 = 'sha256:d910bdeef0e86654dc9e3a561af30ceb47eb3b3393e27158af398fb7ebae9b86';

@@ -2,7 +2,7 @@ import { describe, expect, it, test } from '@jest/globals';
 import { formatBytes, renderSummary, type RunReport } from '../src/summary.js';
 import { parsePlatform } from '../src/platform.js';
 import type { PlatformScan } from '../src/scan/gate.js';
-import type { PlatformBuild } from '../src/types.js';
+import type { PlatformBuild } from '../src/model.js';
 
 const AMD64 = 'sha256:c46c198465c8dc9f4150fe7325fd1c6f86f8144b7d31e1d13103f383e4f19edd';
 const ARM64 = 'sha256:60164cfe06d86ce4329b418d6a711e047a21929c82f666e6fa853f12a2530dab';
@@ -33,6 +33,7 @@ function report(over: Partial<RunReport> = {}): RunReport {
     platforms: ['linux/amd64', 'linux/arm64'],
     builds: [build('linux/amd64', AMD64), build('linux/arm64', ARM64, { emulated: true, seconds: 95.06 })],
     buildFailures: [],
+    scanFailures: [],
     scans: [scan('linux/amd64'), scan('linux/arm64', { counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 } })],
     scanEnabled: true,
     failOn: 'critical',

@@ -13,16 +13,16 @@ import { parsePromoteInputs } from './inputs/promote.js';
 import { parseQemuInputs } from './inputs/qemu.js';
 import { parseScanInputs } from './inputs/scan.js';
 import { inputReader, type InputEnv } from './inputs/values.js';
-import type { Inputs } from './types.js';
+import type { Inputs } from './model.js';
 
 export { DEFAULTS, LOCAL_IMAGE } from './inputs/defaults.js';
 export { InputError } from './inputs/error.js';
 export type { InputEnv } from './inputs/values.js';
 
 /** Reads the runner's inputs, validates them, and masks registry passwords and build secret values. */
-export function getInputs(): Inputs {
+export function getInputs(env: Readonly<Record<string, string | undefined>>): Inputs {
   const inputs = parseInputs((name) => core.getInput(name), {
-    eventName: process.env.GITHUB_EVENT_NAME ?? '',
+    eventName: env.GITHUB_EVENT_NAME ?? '',
     exists: (p) => fs.existsSync(p),
     isDirectory: (p) => {
       try {

@@ -3,7 +3,7 @@
 // ends and again by the post step. Secrets are masked before anything runs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RegistryAuth } from './types.js';
+import type { RegistryAuth } from './model.js';
 
 /** Docker's config key for Docker Hub. */
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
@@ -74,7 +74,12 @@ export interface RunDockerConfig {
  * (buildx) and buildx finds builders under DOCKER_CONFIG, so the plugins folder
  * is linked back and BUILDX_CONFIG pinned to the user's own.
  */
-export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[], userDir = defaultDockerConfigDir()): RunDockerConfig {
+export function writeDockerConfig(
+  tempDir: string,
+  auths: readonly RegistryAuth[],
+  userDir: string,
+  buildxConfig: string | undefined = undefined,
+): RunDockerConfig {
   const dir = path.join(tempDir, 'docker-config');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const userConfig = path.join(userDir, 'config.json');
@@ -82,7 +87,7 @@ export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[
   fs.writeFileSync(path.join(dir, 'config.json'), dockerConfigJson(auths, existing), { mode: 0o600 });
   const plugins = path.join(userDir, 'cli-plugins');
   if (fs.existsSync(plugins)) fs.symlinkSync(plugins, path.join(dir, 'cli-plugins'));
-  const buildxDir = process.env.BUILDX_CONFIG || path.join(userDir, 'buildx');
+  const buildxDir = buildxConfig || path.join(userDir, 'buildx');
   const store = credsStoreOf(existing);
   const warnings = store
     ? [
@@ -92,8 +97,9 @@ export function writeDockerConfig(tempDir: string, auths: readonly RegistryAuth[
   return { dir, env: { DOCKER_CONFIG: dir, BUILDX_CONFIG: buildxDir }, warnings };
 }
 
-export function defaultDockerConfigDir(): string {
-  return process.env.DOCKER_CONFIG || path.join(process.env.HOME || '/root', '.docker');
+/** The user's docker config directory: DOCKER_CONFIG, else ~/.docker. */
+export function dockerConfigDir(env: Readonly<Record<string, string | undefined>>): string {
+  return env.DOCKER_CONFIG || path.join(env.HOME || '/root', '.docker');
 }
 
 /**
@@ -132,7 +138,7 @@ export function dockerConfigAuths(configJson: string): RegistryAuth[] {
 }
 
 /** The user's docker config credentials, read from disk (empty when there are none). */
-export function readDockerConfigAuths(userDir = defaultDockerConfigDir()): RegistryAuth[] {
+export function readDockerConfigAuths(userDir: string): RegistryAuth[] {
   const file = path.join(userDir, 'config.json');
   return fs.existsSync(file) ? dockerConfigAuths(fs.readFileSync(file, 'utf8')) : [];
 }

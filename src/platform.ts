@@ -1,7 +1,7 @@
 // Target platforms: `os/arch[/variant]`, normalised the way containerd and
 // buildx spell them, so `linux/aarch64` and `linux/arm64/v8` are the same
 // platform as `linux/arm64`.
-import type { Platform } from './types.js';
+import type { Platform } from './model.js';
 
 export const KNOWN_OS = ['linux', 'windows', 'freebsd', 'darwin'] as const;
 export const KNOWN_ARCH = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64', 'mips64le', 'mips64', 'loong64'] as const;

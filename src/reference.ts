@@ -2,7 +2,7 @@
 // (github.com/distribution/reference, regexp.go) with docker's normalisation:
 // no registry means docker.io, and single-component docker.io repositories
 // live under library/.
-import type { ImageRef } from './types.js';
+import type { ImageRef } from './model.js';
 
 export const DEFAULT_REGISTRY = 'docker.io';
 const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';

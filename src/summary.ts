@@ -1,7 +1,7 @@
 // The job summary: per platform how it was built and scanned, then the manifest
 // list, its tags and where it was promoted. Rendering is pure; main writes it.
 import type { PlatformScan } from './scan/gate.js';
-import type { PlatformBuild, Severity } from './types.js';
+import type { PlatformBuild, Severity } from './model.js';
 
 export interface PromotionRow {
   ref: string;
@@ -15,6 +15,8 @@ export interface RunReport {
   platforms: string[];
   builds: PlatformBuild[];
   buildFailures: { platform: string; message: string }[];
+  /** Platforms built whose scan could not run. */
+  scanFailures: { platform: string; message: string }[];
   scans: PlatformScan[];
   scanEnabled: boolean;
   failOn: string;
@@ -62,7 +64,8 @@ export function renderSummary(r: RunReport): string {
     ];
     if (r.scanEnabled) {
       row.push(...SEVERITIES.map((s) => (scan ? String(scan.counts[s]) : '')));
-      row.push(scan ? (scan.passed ? 'pass' : '**fail**') : '');
+      const scanFailed = r.scanFailures.some((f) => f.platform === platform);
+      row.push(scan ? (scan.passed ? 'pass' : '**fail**') : scanFailed ? '**scan failed**' : '');
     }
     out.push(`| ${row.join(' | ')} |`);
   }

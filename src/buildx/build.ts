@@ -3,7 +3,7 @@
 import { platformCacheEntry } from './cache.js';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
-import type { Inputs, Platform } from '../types.js';
+import type { Inputs, Platform } from '../model.js';
 import { platformSlug } from '../platform.js';
 import { digestOf } from '../oci.js';
 import {

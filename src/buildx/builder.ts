@@ -1,6 +1,6 @@
 // The buildx builder: create (or reuse), inspect, remove.
 import type { Exec } from '../exec.js';
-import type { Inputs } from '../types.js';
+import type { Inputs } from '../model.js';
 
 export interface BuilderNode {
   name: string;

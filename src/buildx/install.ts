@@ -101,12 +101,12 @@ export interface InstallDeps {
 }
 
 /** The real dependencies: process facts, @actions/tool-cache and node:fs. */
-export function defaultInstallDeps(exec: Exec, log: (message: string) => void): InstallDeps {
+export function defaultInstallDeps(exec: Exec, log: (message: string) => void, env: Record<string, string | undefined>): InstallDeps {
   return {
     exec,
     platform: process.platform,
     arch: process.arch,
-    env: process.env,
+    env,
     home: os.homedir(),
     downloadTool: (url) => tc.downloadTool(url),
     find: (tool, version, arch) => tc.find(tool, version, arch),

@@ -2,7 +2,7 @@
 // `buildx build`. Pure: the filesystem comes in through InputEnv.
 import * as path from 'node:path';
 import { parsePlatform } from '../platform.js';
-import type { Inputs, Platform } from '../types.js';
+import type { Inputs, Platform } from '../model.js';
 import { parseList } from '../util/list.js';
 import { fail, tryOr } from './error.js';
 import { keyValues, q, splitPair, type InputEnv, type InputReader } from './values.js';

@@ -1,7 +1,7 @@
 // The builder inputs: an existing builder, or the driver, endpoint and
 // buildkitd config of one this action creates; buildx version and parallelism.
 // Pure, apart from the buildkitd-config file check through the reader.
-import type { Inputs } from '../types.js';
+import type { Inputs } from '../model.js';
 import { DEFAULTS } from './defaults.js';
 import { fail } from './error.js';
 import { keyValues, parseHttpUrl, parseVersion, q, type InputReader } from './values.js';

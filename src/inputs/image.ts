@@ -1,6 +1,6 @@
 // Where the images go: push, image and tags. Pure.
 import { formatReference, isValidTag } from '../reference.js';
-import type { Inputs, Tristate } from '../types.js';
+import type { Inputs, Tristate } from '../model.js';
 import { LOCAL_IMAGE } from './defaults.js';
 import { fail } from './error.js';
 import { parseRef, parseTristate, q, type InputReader } from './values.js';

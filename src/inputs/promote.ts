@@ -4,7 +4,7 @@
 import { isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import { PLATFORM_TAG_PLACEHOLDERS, renderPlatformTag } from '../platform.js';
 import { formatReference, isValidRegistry, isValidTag, parseReference } from '../reference.js';
-import type { Inputs, Platform, RegistryAuth } from '../types.js';
+import type { Inputs, Platform, RegistryAuth } from '../model.js';
 import { fail } from './error.js';
 import { parseRef, q, type InputReader } from './values.js';
 

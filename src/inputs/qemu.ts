@@ -1,5 +1,5 @@
 // The QEMU inputs: whether to register emulation, and the pinned binfmt image. Pure.
-import type { Inputs } from '../types.js';
+import type { Inputs } from '../model.js';
 import { parsePinnedImage, parseTristate, type InputReader } from './values.js';
 
 export type QemuInputs = Pick<Inputs, 'qemu' | 'qemuImage'>;

@@ -2,7 +2,7 @@
 // trivy, its database and the SARIF reports come from and go. Pure: the
 // filesystem comes in through InputEnv.
 import { parseReference } from '../reference.js';
-import type { FailOn, Inputs, Severity } from '../types.js';
+import type { FailOn, Inputs, Severity } from '../model.js';
 import { fail, tryOr } from './error.js';
 import { parseHttpUrl, parseVersion, q, type InputEnv, type InputReader } from './values.js';
 

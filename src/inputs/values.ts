@@ -2,7 +2,7 @@
 // fetches one raw input (default applied) as a line, list, boolean or file.
 // Pure: the runner and the filesystem come in through `get` and InputEnv.
 import { formatReference, parseReference } from '../reference.js';
-import type { ImageRef, Tristate } from '../types.js';
+import type { ImageRef, Tristate } from '../model.js';
 import { parseList, type ListOptions } from '../util/list.js';
 import { DEFAULTS } from './defaults.js';
 import { fail, tryOr } from './error.js';

@@ -2,7 +2,7 @@
 // it runs natively, is already emulated, needs registering, or cannot run;
 // the binfmt_misc/register line for host qemu-*-static binaries. Pure.
 import { qemuArch } from '../platform.js';
-import type { Platform, Tristate } from '../types.js';
+import type { Platform, Tristate } from '../model.js';
 
 /** One /proc/sys/fs/binfmt_misc/<name> file. */
 export interface BinfmtEntry {

@@ -1,6 +1,6 @@
 // Registry authentication, the parts without network: challenge parsing,
 // which host serves a registry, and whose credentials apply.
-import type { RegistryAuth } from '../types.js';
+import type { RegistryAuth } from '../model.js';
 
 export interface Challenge {
   scheme: 'basic' | 'bearer';

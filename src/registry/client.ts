@@ -3,7 +3,7 @@
 // authenticates from the run's credentials (basic, or a bearer token fetched
 // on challenge) and retries transient failures; a 429 honours Retry-After.
 import { digestOf, manifestMediaType } from '../oci.js';
-import type { RegistryAuth } from '../types.js';
+import type { RegistryAuth } from '../model.js';
 import { apiBase, basicHeader, credentialsFor, parseChallenge, tokenUrl } from './auth.js';
 import { DEFAULT_RETRY, failureMessage, nextDelay, type Outcome, type RetryPolicy } from './retry.js';
 import { errorMessage } from '../util/errors.js';

@@ -1,6 +1,6 @@
 // Pure argv builders for every trivy call (flag names checked against trivy
 // v0.74.0, pkg/flag/*.go and `trivy <cmd> --help`).
-import type { Severity } from '../types.js';
+import type { Severity } from '../model.js';
 
 /** What one platform scan looks at. */
 export type ScanTarget =

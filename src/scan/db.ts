@@ -50,9 +50,9 @@ export interface DbDeps {
   warning: (message: string) => void;
 }
 
-export function defaultDbDeps(): DbDeps {
+export function defaultDbDeps(env: Readonly<Record<string, string | undefined>>): DbDeps {
   return {
-    env: process.env,
+    env,
     now: () => new Date(),
     restoreCache: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
     saveCache: (paths, key) => cache.saveCache(paths, key),
@@ -81,7 +81,7 @@ export interface PreparedDb {
  * an error, never a silent pass; cache trouble only warns.
  */
 export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, deps: Partial<DbDeps> = {}): Promise<PreparedDb> {
-  const d: DbDeps = { ...defaultDbDeps(), ...deps };
+  const d: DbDeps = { ...defaultDbDeps(deps.env ?? {}), ...deps };
   const dbDir = path.join(opts.cacheDir, 'db');
   const useCache = cacheServiceAvailable(d.env);
   const keys = dbCacheKeys(opts.dbRepository, d.now());

@@ -4,7 +4,7 @@
 // Every kind of finding trivy puts into the report counts, the way trivy's own
 // `--exit-code` does (types.Results.Failed): vulnerabilities, secrets, failed
 // misconfigurations and licenses. Which kinds appear is chosen by `scanners`.
-import type { FailOn, Severity } from '../types.js';
+import type { FailOn, Severity } from '../model.js';
 import { SEVERITIES, type TrivyReport } from '../types/trivy.js';
 
 export type FindingKind = 'vulnerability' | 'secret' | 'misconfiguration' | 'license';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { lastLines, type Exec, type ExecResult } from '../exec.js';
 import { platformSlug } from '../platform.js';
-import type { FailOn, PlatformBuild, Severity } from '../types.js';
+import type { FailOn, PlatformBuild, Severity } from '../model.js';
 import { parseReport } from '../types/trivy.js';
 import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
 import { evaluateGate, type PlatformScan } from './gate.js';

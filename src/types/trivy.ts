@@ -10,7 +10,7 @@
 // trivy writes most fields with `omitempty`/`omitzero`, so an empty report may
 // have no Results and a result may have no Vulnerabilities; parseReport fills
 // those with empty arrays. Fields we do not read are not typed (and not kept).
-import type { Severity } from '../types.js';
+import type { Severity } from '../model.js';
 
 export const SEVERITIES: readonly Severity[] = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
 

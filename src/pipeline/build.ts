@@ -1,6 +1,6 @@
 // Build phase: one `docker buildx build` per platform, at most `max-parallel`
-// at once, each pushed by digest (or written to an OCI layout). A platform's
-// scan starts as soon as its own build is done.
+// at once, each pushed by digest (or written to an OCI layout). `onBuilt` is
+// told of each platform as soon as its own build is done (the scan starts there).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
@@ -9,10 +9,9 @@ import { buildArgs, buildPlatform, ociBlobPath, parseSecrets, resolveImageManife
 import { inspectRaw } from '../buildx/imagetools.js';
 import { platformSlug } from '../platform.js';
 import { mapLimit } from '../util/limit.js';
-import type { PlatformScan } from '../scan/gate.js';
-import type { Inputs, Platform, PlatformBuild } from '../types.js';
-import type { Logger } from '../main.js';
-import type { Scanner } from './scan.js';
+import type { Inputs, Platform, PlatformBuild } from '../model.js';
+import type { Logger } from '../log.js';
+import { describeFailures, type PlatformFailure } from './failures.js';
 import { errorMessage } from '../util/errors.js';
 
 /** How many of a failed platform's last log lines go into the error. */
@@ -24,17 +23,12 @@ export interface BuildPhaseDeps {
   builder: string;
   /** Platform ids that run under QEMU on this host. */
   emulated: readonly string[];
-  scanner?: Scanner | undefined;
-}
-
-export interface PlatformFailure {
-  platform: string;
-  message: string;
+  /** Called once per platform whose build succeeded, as soon as it did. */
+  onBuilt?: ((build: PlatformBuild) => void) | undefined;
 }
 
 export interface BuildPhaseResult {
   builds: PlatformBuild[];
-  scans: PlatformScan[];
   failures: PlatformFailure[];
   /** One message for every failure, platforms named, each with its last log lines. */
   error: string;
@@ -42,14 +36,9 @@ export interface BuildPhaseResult {
 
 export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps): Promise<BuildPhaseResult> {
   const secretFiles = writeSecretFiles(inputs, deps.tempDir);
-  const scanOf = new Map<string, Promise<PlatformScan>>();
   const results = await mapLimit(inputs.platforms, inputs.maxParallel, async (platform) => {
     const build = await buildOne(exec, inputs, platform, { ...deps, secretFiles });
-    if (deps.scanner) {
-      const scan = deps.scanner.scan(build);
-      scan.catch(() => undefined); // awaited below; keeps an early rejection from being unhandled
-      scanOf.set(platform.id, scan);
-    }
+    deps.onBuilt?.(build);
     return build;
   });
 
@@ -60,24 +49,7 @@ export async function buildAll(exec: Exec, inputs: Inputs, deps: BuildPhaseDeps)
     if (r.status === 'fulfilled') builds.push(r.value);
     else failures.push({ platform: id, message: errorMessage(r.reason) });
   });
-  const scanResults: PlatformScan[] = [];
-  for (const b of builds) {
-    const scan = scanOf.get(b.platform.id);
-    if (!scan) continue;
-    try {
-      scanResults.push(await scan);
-    } catch (err) {
-      failures.push({ platform: b.platform.id, message: `scan failed: ${errorMessage(err)}` });
-    }
-  }
-  return { builds, scans: scanResults, failures, error: describeFailures(failures) };
-}
-
-/** One line group per distinct message: a shared cause (e.g. no trivy DB) is said once. */
-export function describeFailures(failures: readonly PlatformFailure[]): string {
-  const byMessage = new Map<string, string[]>();
-  for (const f of failures) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.platform]);
-  return [...byMessage].map(([message, platforms]) => `${platforms.join(', ')}: ${message}`).join('\n');
+  return { builds, failures, error: describeFailures(failures) };
 }
 
 interface OneDeps extends BuildPhaseDeps {

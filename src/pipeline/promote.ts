@@ -10,8 +10,8 @@ import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.j
 import { TreeCopier } from '../promote/copy.js';
 import { parseReference } from '../reference.js';
 import { renderPlatformTag } from '../platform.js';
-import type { Inputs, PlatformBuild } from '../types.js';
-import type { Logger } from '../main.js';
+import type { Inputs, PlatformBuild } from '../model.js';
+import type { Logger } from '../log.js';
 import type { PromotionRow } from '../summary.js';
 
 export interface PromoteDeps {

@@ -8,8 +8,8 @@ import { isIndex } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { serveLayouts } from '../registry/layout-server.js';
-import type { Inputs, PlatformBuild } from '../types.js';
-import type { Logger } from '../main.js';
+import type { Inputs, PlatformBuild } from '../model.js';
+import type { Logger } from '../log.js';
 
 export interface ManifestList {
   digest: string;

@@ -1,0 +1,8 @@
+// The logger every phase writes to. main wires it to @actions/core; tests pass
+// their own. It sits below every module that logs, so none imports main.
+export interface Logger {
+  info(message: string): void;
+  warning(message: string): void;
+  debug(message: string): void;
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,27 @@
+// The run's connections: every process gets the run's DOCKER_CONFIG (when
+// registry-auth is given), and one registry client holds the credentials.
+import { dockerConfigDir, readDockerConfigAuths, writeDockerConfig } from '../credentials.js';
+import type { Exec } from '../exec.js';
+import type { Inputs } from '../model.js';
+import { RegistryClient } from '../registry/client.js';
+import type { Runtime } from './runtime.js';
+
+export interface Connections {
+  exec: Exec;
+  registry: RegistryClient;
+}
+
+export function connect(inputs: Pick<Inputs, 'registryAuth'>, rt: Runtime): Connections {
+  const userDir = dockerConfigDir(rt.env);
+  const runConfig = inputs.registryAuth.length ? writeDockerConfig(rt.tempDir, inputs.registryAuth, userDir, rt.env.BUILDX_CONFIG) : undefined;
+  for (const w of runConfig?.warnings ?? []) rt.log.warning(w);
+  const env = runConfig?.env ?? {};
+  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+  const registry = new RegistryClient({
+    auths: [...inputs.registryAuth, ...readDockerConfigAuths(userDir)],
+    mask: rt.mask,
+    log: (m) => rt.log.info(m),
+    ...(rt.fetchImpl ? { fetchImpl: rt.fetchImpl } : {}),
+  });
+  return { exec, registry };
+}

@@ -1,0 +1,82 @@
+// The pipeline: the list of phases, each one call into its module. Its one
+// dependency is the runtime object, so the orchestration is tested with fakes.
+import type { Inputs } from '../model.js';
+import type { PostState } from '../state.js';
+import { renderSummary, type RunReport } from '../summary.js';
+import { outputsOf } from '../outputs.js';
+import { errorMessage } from '../util/errors.js';
+import { setupBuilder } from './builder.js';
+import { buildAll } from './build.js';
+import { connect } from './connect.js';
+import { composeLocalManifestList, createManifestList } from './index-list.js';
+import { checkRegistries, tagAndPromote } from './promote.js';
+import { prepareQemu } from './qemu.js';
+import { createScanner, gateError, scanQueue } from './scan.js';
+import type { Runtime } from './runtime.js';
+
+/** Thrown after the summary is written, so the job fails with this message. */
+export class PipelineError extends Error {}
+
+export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunReport> {
+  const { log } = rt;
+  const state: PostState = { tempDir: rt.tempDir };
+  rt.saveState(state);
+  const { exec, registry } = connect(inputs, rt);
+
+  if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
+  const builder = await log.group('Builder', () => setupBuilder(exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
+  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, rt));
+
+  // The scanner installs trivy and downloads the DB once, while builds run; each
+  // platform's scan starts as soon as its build is done.
+  const scans = inputs.scan ? scanQueue(createScanner(exec, inputs, rt)) : undefined;
+  const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
+  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '' };
+
+  const report: RunReport = {
+    image: inputs.image,
+    pushed: inputs.push,
+    platforms: inputs.platforms.map((p) => p.id),
+    builds: built.builds,
+    buildFailures: built.failures,
+    scanFailures: scanned.failures,
+    scans: scanned.scans,
+    scanEnabled: inputs.scan,
+    failOn: inputs.failOn,
+    tags: inputs.tags,
+    promoted: [],
+  };
+  const finish = async (): Promise<RunReport> => {
+    for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
+    await rt.writeSummary(renderSummary(report));
+    return report;
+  };
+
+  const failure = [built.error, scanned.error].filter((e) => e !== '').join('\n') || (inputs.scan ? gateError(scanned.scans) : undefined);
+  if (failure) {
+    report.stoppedBecause = failure.split('\n')[0];
+    await finish();
+    throw new PipelineError(failure);
+  }
+
+  // From here on a failure still writes the outputs and the summary it can.
+  try {
+    if (!inputs.push) {
+      const local = await log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log));
+      report.digest = local.digest;
+      return await finish();
+    }
+    const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
+    report.digest = index.digest;
+    report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
+  } catch (err) {
+    const message = errorMessage(err);
+    report.stoppedBecause = message.split('\n')[0];
+    // Nothing points at an untagged manifest list: the error names it, no output does.
+    const digest = report.digest;
+    delete report.digest;
+    await finish();
+    throw new PipelineError(digest ? `${message} (manifest list ${digest} was pushed untagged)` : message);
+  }
+  return finish();
+}

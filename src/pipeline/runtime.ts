@@ -1,0 +1,34 @@
+// The one runtime object a run is given: the exec seam, the logger, the clock,
+// the environment, installers and the runner's output channels. main builds
+// the real one; tests build fakes. Nothing below main reads process.env: what
+// a phase needs from the environment it reads from `env`.
+import type { Exec } from '../exec.js';
+import type { Logger } from '../log.js';
+import type { BinfmtEntry } from '../qemu/plan.js';
+import type { PostState } from '../state.js';
+
+export interface Runtime {
+  exec: Exec;
+  log: Logger;
+  /** The process environment as main saw it (RUNNER_TOOL_CACHE, DOCKER_CONFIG, HOME, ...). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** This run's own temporary directory (metadata files, DOCKER_CONFIG, reports). */
+  tempDir: string;
+  /** Node's process.arch of the host. */
+  hostArch: string;
+  readBinfmt(): Promise<BinfmtEntry[]>;
+  /** Name for a builder this run creates. */
+  builderName: string;
+  ensureBuildx(): Promise<void>;
+  /** Path of a trivy binary of the wanted version. */
+  ensureTrivy(): Promise<string>;
+  setOutput(name: string, value: string): void;
+  writeSummary(markdown: string): Promise<void>;
+  saveState(state: PostState): void;
+  /** Masks a secret in every later log line. */
+  mask(secret: string): void;
+  /** The registry client's HTTP (tests pass a fake registry). */
+  fetchImpl?: typeof fetch;
+}

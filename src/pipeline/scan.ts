@@ -1,0 +1,104 @@
+// Scan phase: trivy is installed and its DB downloaded once per run (while the
+// builds run); each platform's image-manifest digest is scanned as soon as its
+// build is done. The gate is decided from the JSON report alone.
+import * as path from 'node:path';
+import type { Exec } from '../exec.js';
+import { prepareDb } from '../scan/db.js';
+import { scanPlatform } from '../scan/scan.js';
+import { formatCounts, gateFailureMessage, type PlatformScan } from '../scan/gate.js';
+import type { Inputs, PlatformBuild } from '../model.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../util/errors.js';
+import { describeFailures, type PlatformFailure } from './failures.js';
+
+export interface Scanner {
+  scan(build: PlatformBuild): Promise<PlatformScan>;
+}
+
+export interface ScannerDeps {
+  tempDir: string;
+  log: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+  ensureTrivy(): Promise<string>;
+}
+
+export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: string, env: ScannerDeps['env']): string {
+  return inputs.trivyCacheDir || path.join(env.RUNNER_TOOL_CACHE || tempDir, 'trivy-cache');
+}
+
+export function createScanner(exec: Exec, inputs: Inputs, deps: ScannerDeps): Scanner {
+  const cacheDir = trivyCacheDir(inputs, deps.tempDir, deps.env);
+  const ready = (async () => {
+    const trivy = await deps.ensureTrivy();
+    await prepareDb(exec, trivy, { cacheDir, dbRepository: inputs.trivyDbRepository }, { env: deps.env });
+    return trivy;
+  })();
+  ready.catch(() => undefined); // surfaced through each scan
+  return {
+    async scan(build) {
+      const trivy = await ready;
+      const result = await scanPlatform(
+        exec,
+        trivy,
+        {
+          workDir: deps.tempDir,
+          cacheDir,
+          severity: inputs.severity,
+          scanners: inputs.scanners,
+          ignoreUnfixed: inputs.ignoreUnfixed,
+          failOn: inputs.failOn,
+          trivyignores: inputs.trivyignores,
+          ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
+        },
+        build,
+      );
+      deps.log.info(`${build.platform.id}: ${formatCounts(result.counts)}, gate ${inputs.failOn}: ${result.passed ? 'pass' : 'FAIL'}`);
+      return result;
+    },
+  };
+}
+
+export interface ScanPhaseResult {
+  scans: PlatformScan[];
+  /** Platforms whose scan could not run (not the gate's verdict). */
+  failures: PlatformFailure[];
+  error: string;
+}
+
+export interface ScanQueue {
+  /** Starts a platform's scan (the build phase calls this as each build is done). */
+  start(build: PlatformBuild): void;
+  /** Waits for the scans of these builds, in their order. */
+  collect(builds: readonly PlatformBuild[]): Promise<ScanPhaseResult>;
+}
+
+/** Scans start as builds finish; the scan phase collects them. */
+export function scanQueue(scanner: Scanner): ScanQueue {
+  const started = new Map<string, Promise<PlatformScan>>();
+  return {
+    start(build) {
+      const scan = scanner.scan(build);
+      scan.catch(() => undefined); // awaited in collect; keeps an early rejection from being unhandled
+      started.set(build.platform.id, scan);
+    },
+    async collect(builds) {
+      const scans: PlatformScan[] = [];
+      const failures: PlatformFailure[] = [];
+      for (const b of builds) {
+        const scan = started.get(b.platform.id);
+        if (!scan) continue;
+        try {
+          scans.push(await scan);
+        } catch (err) {
+          failures.push({ platform: b.platform.id, message: `scan failed: ${errorMessage(err)}` });
+        }
+      }
+      return { scans, failures, error: describeFailures(failures) };
+    },
+  };
+}
+
+/** The gate's verdict over every platform: undefined when all pass. */
+export function gateError(scans: readonly PlatformScan[]): string | undefined {
+  return scans.some((s) => !s.passed) ? gateFailureMessage(scans) : undefined;
+}
