@@ -290,6 +290,55 @@ describe('the multi-node buildkitd daemons', () => {
     expect(got.slice(0, 2)).toEqual(['linux/arm64', 'linux/arm/v7']);
     expect(got.slice(2).filter((p) => !p.startsWith('linux/amd64'))).toEqual([]);
   });
+
+  it('as one remote builder with a node each, build each platform on its node (one RUN step on amd, two on arm)', () => {
+    const builder = `smoke-mn-${process.pid}`;
+    const ref = `${bed.registry}/${uniqueRepo('multinode')}:1`;
+    const logs = ['amd', 'arm'].map((n) => path.join(bed.logDir, `buildkitd-${n}.log`));
+    const runSteps = (file: string, from: number) =>
+      fs
+        .readFileSync(file, 'utf8')
+        .slice(from)
+        .split('\n')
+        .filter((l) => l.includes('> creating')).length;
+    nodes.forEach((n, i) =>
+      sh('docker', [
+        'buildx',
+        'create',
+        ...(i > 0 ? ['--append'] : []),
+        '--name',
+        builder,
+        '--driver',
+        'remote',
+        '--platform',
+        n.platforms.join(','),
+        n.endpoint,
+      ]),
+    );
+    const sizes = logs.map((f) => fs.statSync(f).size);
+    try {
+      sh('docker', [
+        'buildx',
+        'build',
+        '--builder',
+        builder,
+        '--platform',
+        'linux/amd64,linux/arm64,linux/arm/v7',
+        '--provenance=false',
+        // A new value each run, so the RUN step is not a cache hit.
+        '--build-arg',
+        `FAIL_ARCH=none-${process.pid}-${Date.now()}`,
+        '-t',
+        ref,
+        '--push',
+        path.join(bed.contexts, 'vulnapp'),
+      ]);
+    } finally {
+      sh('docker', ['buildx', 'rm', builder]);
+    }
+    expect(logs.map((f, i) => runSteps(f, sizes[i]))).toEqual([1, 2]);
+    expect(['linux/amd64', 'linux/arm64', 'linux/arm/v7'].map((p) => imageFile(ref, '/etc/build-arch', p))).toEqual(['x86_64', 'aarch64', 'armv7l']);
+  });
 });
 
 // The real Debian base, the Java image and the two trivy DBs (issues 11 and 13).

@@ -241,7 +241,7 @@ ensure_registries_toml() {
 
 ensure_buildkit_nodes() {
   ensure_registries_toml
-  local n
+  local n started=()
   for n in "${NODE_NAMES[@]}"; do
     local dir="$STATE_DIR/buildkitd-$n" sock; sock=$(node_sock "$n")
     mkdir -p "$dir"
@@ -256,11 +256,14 @@ ensure_buildkit_nodes() {
     # for foreign platforms still run through the host's binfmt handlers.
     mountpoint -q "$dir/tmp" || { mkdir -p "$dir/tmp"; mount -t tmpfs -o noexec,nosuid,nodev,size=64m tmpfs "$dir/tmp"; }
     # --debug logs each solve step, so a test can tell which daemon built what.
+    local was; was=$(cat "$RUN_DIR/buildkitd-$n.pid" 2>/dev/null || true)
     start_configured "buildkitd-$n" "$REGISTRIES_TOML" env TMPDIR="$dir/tmp" "$TOOLS_BIN/buildkitd" --debug \
       --config "$REGISTRIES_TOML" --root "$dir/root" --addr "unix://$sock" --oci-worker-net host \
       --containerd-worker=false "${pf[@]}"
+    [ "$(cat "$RUN_DIR/buildkitd-$n.pid")" = "$was" ] || started+=("$n")
   done
-  for n in "${NODE_NAMES[@]}"; do
+  # Only a daemon started now needs waiting for.
+  for n in "${started[@]}"; do
     wait_for "buildkitd-$n" 60 "$TOOLS_BIN/buildctl" --addr "unix://$(node_sock "$n")" debug workers
     pid_alive "buildkitd-$n" || die "buildkitd-$n exited: $(tail -3 "$LOG_DIR/buildkitd-$n.log")"
   done
