@@ -105,10 +105,8 @@ docker_up() { DOCKER_HOST="unix://$DOCKER_SOCK" docker info; }
 # one that answers without it is restarted once with it.
 ensure_dockerd() {
   install_runc_wrapper
-  if docker_up >/dev/null 2>&1; then
-    dockerd_has_wrapper && return 0
-    stop_dockerd_without_wrapper
-  fi
+  dockerd_has_wrapper && return 0
+  if docker_up >/dev/null 2>&1; then stop_dockerd_without_wrapper; fi
   local args; mapfile -t args < <(dockerd_args)
   start_service dockerd dockerd "${args[@]}"
   wait_for dockerd 60 docker_up
