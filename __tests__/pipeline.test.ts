@@ -215,7 +215,9 @@ describe('runPipeline: every platform passes', () => {
     expect(metadata.platforms['linux/arm/v7']?.emulated).toBe(true);
     expect(metadata.platforms['linux/arm64']?.size).toBe(1734 + 241 + 1029773 + 336 + 218); // config + layers of the arm64 manifest
 
-    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[]; report?: string }>>(r.outputs['scan-results']);
+    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[]; report?: string }>>(
+      r.outputs['scan-results'],
+    );
     expect(Object.keys(scans).sort()).toEqual([...PLATFORMS].sort());
     // fail-on critical: the HIGH finding is listed, not blocking; the report file has them all.
     expect(scans['linux/arm64']).toEqual({

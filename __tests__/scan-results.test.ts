@@ -53,6 +53,14 @@ describe('scan-results', () => {
     });
   });
 
+  it('lists the Java finding of the test-bed arm64 Java image (a real trivy report) and blocks it at fail-on high', () => {
+    const scan = evaluateGate('linux/arm64', report('javaapp-arm64.json'), 'high');
+    expect(scan.passed).toBe(false);
+    expect(platformScanResult(scan, 100).findings).toEqual([
+      { id: 'CVE-2099-10004', package: 'org.testbed:greeter', installedVersion: '1.0', fixedVersion: '1.1', severity: 'HIGH', blocking: true },
+    ]);
+  });
+
   it('names the kind of a finding that is not a vulnerability', () => {
     const r = platformScanResult(evaluateGate('linux/amd64', report('handmade-image-mixed.json'), 'high'), 100);
     expect(r.findings.find((f) => f.id === 'aws-access-key-id')).toEqual(expect.objectContaining({ kind: 'secret', blocking: true }));

@@ -1,8 +1,25 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { needsJavaDb, javaDbOnDemand } from '../src/scan/javadb.js';
 import { sbomComponents, sbomFromTrivy } from '../src/scan/sbom.js';
 
+const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');
+const fixture = (name: string): string => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
+
 describe('sbomFromTrivy', () => {
+  it('reads trivy v0.74.0 CycloneDX of the test-bed arm64 image (from --list-all-pkgs JSON): every apk package with its version', () => {
+    const sbom = sbomFromTrivy(fixture('vulnapp-arm64.cdx.json'), 'vulnapp-arm64.cdx.json');
+    const components = sbomComponents(JSON.parse(sbom.json) as Record<string, unknown>);
+    expect(components.filter((c) => c.purl).map((c) => `${c.name}@${c.version}`)).toEqual([
+      'busybox@1.36.1-r2',
+      'ssl_client@1.36.1-r2',
+      'zlib@1.3.1-r0',
+    ]);
+    expect(components.find((c) => c.name === 'busybox')?.purl).toMatch(/^pkg:apk\/alpine\/busybox@1\.36\.1-r2\?arch=aarch64/);
+    expect(sbom.packages).toBe(3);
+  });
+
   const doc = {
     bomFormat: 'CycloneDX',
     specVersion: '1.6',

@@ -1,9 +1,10 @@
 // The per-platform SBOM: trivy's CycloneDX conversion of the scan's own JSON
 // report (made with --list-all-pkgs), so the SBOM describes exactly the image
-// the gate judged, without a second pull. trivy's conversion carries the
-// report's vulnerabilities along; they are dropped: the SBOM attached to an
-// image is its inventory, which stays true, while findings go stale with the
-// next DB update (the JSON report and SARIF hold those).
+// the gate judged, without a second pull. trivy v0.74.0's conversion leaves
+// the report's vulnerabilities out unless asked (`--scanners vuln`); any that
+// come along are dropped all the same: the SBOM attached to an image is its
+// inventory, which stays true, while findings go stale with the next DB update
+// (the JSON report and SARIF hold those).
 // CycloneDX 1.6 JSON: https://cyclonedx.org/docs/1.6/json/
 
 export const CYCLONEDX_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
