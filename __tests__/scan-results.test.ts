@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { evaluateGate, type PlatformScan } from '../src/scan/gate.js';
 import { findingsCap, platformScanResult, reportFiles, scanResults } from '../src/scan/results.js';
 import { parseReport } from '../src/types/trivy.js';
+import type { FailOn } from '../src/model.js';
 
 const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');
 const report = (name: string) => parseReport(fs.readFileSync(path.join(FIXTURES, name), 'utf8'), name);
@@ -59,6 +60,35 @@ describe('scan-results', () => {
     expect(platformScanResult(scan, 100).findings).toEqual([
       { id: 'CVE-2099-10004', package: 'org.testbed:greeter', installedVersion: '1.0', fixedVersion: '1.1', severity: 'HIGH', blocking: true },
     ]);
+  });
+
+  it.each<[string, FailOn, { id: string; package: string; installedVersion: string; fixedVersion: string; severity: string; blocking: boolean }]>([
+    [
+      'trivy-java.json',
+      'high',
+      { id: 'CVE-2099-10004', package: 'org.testbed:greeter', installedVersion: '1.0', fixedVersion: '1.1', severity: 'HIGH', blocking: true },
+    ],
+    [
+      'trivy-java.json',
+      'critical',
+      { id: 'CVE-2099-10004', package: 'org.testbed:greeter', installedVersion: '1.0', fixedVersion: '1.1', severity: 'HIGH', blocking: false },
+    ],
+    [
+      'trivy-debian.json',
+      'high',
+      { id: 'CVE-2099-10005', package: 'base-files', installedVersion: '12.4+deb12u15', fixedVersion: '12.99', severity: 'MEDIUM', blocking: false },
+    ],
+    [
+      'trivy-debian.json',
+      'medium',
+      { id: 'CVE-2099-10005', package: 'base-files', installedVersion: '12.4+deb12u15', fixedVersion: '12.99', severity: 'MEDIUM', blocking: true },
+    ],
+  ])('real report %s at fail-on %s lists its finding with the verdict', (file, failOn, expected) => {
+    const scan = evaluateGate('linux/arm64', parseReport(fs.readFileSync(path.join(FIXTURES, '..', file), 'utf8'), file), failOn);
+    const r = platformScanResult(scan, 100);
+    expect(r.findings).toEqual([expected]);
+    expect(r.passed).toBe(!expected.blocking);
+    expect(r.omitted).toBe(0);
   });
 
   it('names the kind of a finding that is not a vulnerability', () => {

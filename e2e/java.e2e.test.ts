@@ -8,9 +8,14 @@ import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
 import { actionInputs, bed, getManifest, listTags, uniqueRepo } from './testbed.js';
 
-/** The test bed's Java DB in registry A (TESTBED_TRIVY_JAVA_DB_REPOSITORY once the test bed names it). */
+/** The test bed's Java DB in registry A. */
 const JAVA_DB = process.env.TESTBED_TRIVY_JAVA_DB_REPOSITORY || `${bed.registry}/aquasecurity/trivy-java-db:1`;
-const JAVA_DB_REPO = JAVA_DB.replace(/^[^/]+\//, '').replace(/:[^/]+$/, '');
+/** The repository path and tag of JAVA_DB (trivy adds the schema version, 1, when no tag is given). */
+const [JAVA_DB_REPO, JAVA_DB_TAG] = ((): [string, string] => {
+  const path = JAVA_DB.replace(/^[^/]+\//, '');
+  const m = /^(.*):([^/:]+)$/.exec(path);
+  return m ? [m[1] ?? '', m[2] ?? ''] : [path, '1'];
+})();
 
 interface ScanResults {
   [platform: string]: {
@@ -32,8 +37,7 @@ describe('a Java image with a vulnerable JAR on linux/arm64 only, fail-on high',
   let layer = '';
   let before = 0;
   beforeAll(async () => {
-    const tag = JAVA_DB.replace(/^.*:/, '');
-    const m = await getManifest(bed.registry, JAVA_DB_REPO, tag);
+    const m = await getManifest(bed.registry, JAVA_DB_REPO, JAVA_DB_TAG);
     layer = m?.json.layers?.[0]?.digest ?? '';
     before = blobFetches(layer);
     run = runAction(actionInputs(repo, { context: `${bed.contexts}/javaapp`, 'fail-on': 'high', 'trivy-java-db-repository': JAVA_DB }));
