@@ -72,6 +72,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     promoteTo: [],
     registryAuth: [],
     platformTags: '',
+    githubToken: '',
     ...over,
   };
 }
