@@ -1,10 +1,14 @@
 // Input rules for workflows as they are written on github.com: one workflow for
 // pushes and (fork) pull requests, `ghcr.io/${{ github.repository }}` images,
 // installable versions, ignore files read before anything runs.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { InputError, type InputEnv, parseInputs } from '../src/context.js';
 import { buildAnnotations } from '../src/buildx/build.js';
 import { withGithubToken } from '../src/credentials.js';
+import { withResultsFile } from '../src/outputs.js';
 import type { Inputs, RegistryAuth } from '../src/model.js';
 
 const FILES: Record<string, string> = {
@@ -256,5 +260,20 @@ describe('buildAnnotations: what a single-platform build gets', () => {
     [['manifest,index-descriptor,manifest-descriptor:a=1'], ['manifest,manifest-descriptor:a=1']],
   ])('%j -> %j', (given, expected) => {
     expect(buildAnnotations(given)).toEqual(expected);
+  });
+});
+
+describe('withResultsFile: scan-results through a file', () => {
+  it('writes scan-results beside the temp dir and names the file in scan-results-file', () => {
+    const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'results-'));
+    const big = JSON.stringify({ 'linux/amd64': { findings: 'x'.repeat(200 * 1024) } });
+    const out = withResultsFile({ digest: 'sha256:1', 'scan-results': big }, tempDir);
+    expect(out['scan-results-file']).toBe(`${tempDir}.scan-results.json`);
+    expect(fs.readFileSync(out['scan-results-file'] ?? '', 'utf8')).toBe(big);
+    expect(out.digest).toBe('sha256:1');
+  });
+
+  it('adds nothing when scan is off (no scan-results)', () => {
+    expect(withResultsFile({ digest: 'sha256:1' }, '/nonexistent/dir')).toEqual({ digest: 'sha256:1' });
   });
 });

@@ -1,4 +1,6 @@
 // The action's outputs, computed from the run's report. Pure: main sets them.
+// withResultsFile is the one exception: it writes scan-results to a file.
+import * as fs from 'node:fs';
 import type { RunReport } from './summary.js';
 
 /** Every output the report supports, by action.yml name. */
@@ -38,4 +40,17 @@ function scanResult(s: RunReport['scans'][number]): unknown {
       severity: f.severity,
     })),
   };
+}
+
+/**
+ * Adds `scan-results-file`: scan-results written beside the run's temp dir
+ * (kept after the post step). A later step reads the file instead of an
+ * environment variable, which Linux caps at 128 KiB.
+ */
+export function withResultsFile(outputs: Record<string, string>, tempDir: string): Record<string, string> {
+  const results = outputs['scan-results'];
+  if (results === undefined) return outputs;
+  const file = `${tempDir}.scan-results.json`;
+  fs.writeFileSync(file, results);
+  return { ...outputs, 'scan-results-file': file };
 }
