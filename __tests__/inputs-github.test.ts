@@ -277,3 +277,10 @@ describe('withResultsFile: scan-results through a file', () => {
     expect(withResultsFile({ digest: 'sha256:1' }, '/nonexistent/dir')).toEqual({ digest: 'sha256:1' });
   });
 });
+
+describe('action.yml', () => {
+  it('has expressions only in input defaults (runners refuse them in descriptions)', () => {
+    const lines = fs.readFileSync(new URL('../action.yml', import.meta.url), 'utf8').split('\n');
+    expect(lines.filter((l) => l.includes('${{') && !/^\s+default: \$\{\{ [\w.]+ \}\}$/.test(l))).toEqual([]);
+  });
+});
