@@ -174,6 +174,21 @@ describe('the reusable workflow called from another repository', () => {
   });
 });
 
+interface Written {
+  a: string[];
+  b: string[];
+}
+
+/**
+ * The storage files of the run's own repositories in registry A and B. Other
+ * suites write to the shared registries meanwhile, so the whole storage is no
+ * measure; a push of ours (even an untagged blob link) lands under these names.
+ */
+function written(imageRepo: string, releaseRepo: string): Written {
+  const mine = (repo: string) => (f: string) => f.includes(`/repositories/${repo}/`);
+  return { a: storageFingerprint('registry-a').filter(mine(imageRepo)), b: storageFingerprint('registry-b').filter(mine(releaseRepo)) };
+}
+
 /** A pull_request event from a fork: the head repository is not the base. */
 const FORK_PR = {
   pull_request: { number: 1, head: { ref: 'feature', repo: { full_name: 'someone/fork' } }, base: { ref: 'main', repo: { full_name: 'org/app' } } },
@@ -181,26 +196,21 @@ const FORK_PR = {
 };
 
 describe('the push-and-pull-request example on a fork pull request', () => {
-  // Secrets a fork does not get: registry-auth is built from empty values.
-  const secrets = { DOCKERHUB_USERNAME: '', DOCKERHUB_TOKEN: '' };
+  // A fork gets no secrets (none are passed): registry-auth is built from empty values.
+  const image = uniqueRepo('act-pr-clean');
+  const release = uniqueRepo('act-pr-release');
   let run: ActRun;
-  let before: { a: string[]; b: string[] };
-  let after: { a: string[]; b: string[] };
+  let before: Written;
+  let after: Written;
   beforeAll(() => {
-    before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
-    run = act(
-      'pull_request',
-      example('push-and-pull-request.yml'),
-      FORK_PR,
-      {
-        CONTEXT: path.join(ROOT, 'examples/hello'),
-        IMAGE: `${bed.registry}/${uniqueRepo('act-pr-clean')}`,
-        RELEASE_IMAGE: `${bed.authRegistry}/${uniqueRepo('act-pr-release')}`,
-        RELEASE_REGISTRY: bed.authRegistry,
-      },
-      { secrets },
-    );
-    after = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    before = written(image, release);
+    run = act('pull_request', example('push-and-pull-request.yml'), FORK_PR, {
+      CONTEXT: path.join(ROOT, 'examples/hello'),
+      IMAGE: `${bed.registry}/${image}`,
+      RELEASE_IMAGE: `${bed.authRegistry}/${release}`,
+      RELEASE_REGISTRY: bed.authRegistry,
+    });
+    after = written(image, release);
   });
 
   it('passes with registry-auth made of empty secrets and promote-to set', () => {
@@ -220,16 +230,19 @@ describe('the push-and-pull-request example on a fork pull request', () => {
   });
 
   it('writes nothing to either registry', () => {
+    expect(before).toEqual({ a: [], b: [] });
     expect(after).toEqual(before);
   });
 });
 
 describe('the push-and-pull-request example on a pull request with a gated finding', () => {
+  const image = uniqueRepo('act-pr-gated');
+  const release = uniqueRepo('act-pr-gated-release');
   let run: ActRun;
-  let before: { a: string[]; b: string[] };
-  let after: { a: string[]; b: string[] };
+  let before: Written;
+  let after: Written;
   beforeAll(() => {
-    before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    before = written(image, release);
     run = act(
       'pull_request',
       example('push-and-pull-request.yml'),
@@ -237,9 +250,14 @@ describe('the push-and-pull-request example on a pull request with a gated findi
         pull_request: { number: 2, head: { ref: 'feature', repo: { full_name: 'org/app' } }, base: { ref: 'main', repo: { full_name: 'org/app' } } },
         repository: { full_name: 'org/app' },
       },
-      { CONTEXT: path.join(bed.contexts, 'vulnapp') },
+      {
+        CONTEXT: path.join(bed.contexts, 'vulnapp'),
+        IMAGE: `${bed.registry}/${image}`,
+        RELEASE_IMAGE: `${bed.authRegistry}/${release}`,
+        RELEASE_REGISTRY: bed.authRegistry,
+      },
     );
-    after = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    after = written(image, release);
   });
 
   it('fails on the gated arm64 finding', () => {
