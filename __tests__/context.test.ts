@@ -487,7 +487,16 @@ describe('action.yml', () => {
 
   it('declares the outputs, branding and node24 entry points', () => {
     expect(actionYml.name).toBe('Multi-arch Build, Scan & Promote');
-    expect(Object.keys(actionYml.outputs)).toEqual(['digest', 'image', 'platform-digests', 'metadata', 'scan-results', 'sarif-files', 'promoted']);
+    expect(Object.keys(actionYml.outputs)).toEqual([
+      'digest',
+      'image',
+      'platform-digests',
+      'metadata',
+      'scan-results',
+      'scan-results-file',
+      'sarif-files',
+      'promoted',
+    ]);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });
     expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js' });
