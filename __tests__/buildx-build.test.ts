@@ -74,6 +74,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     promoteTo: [],
     registryAuth: [],
     platformTags: '',
+    githubToken: '',
     ...over,
   };
 }

@@ -142,3 +142,28 @@ export function readDockerConfigAuths(userDir: string): RegistryAuth[] {
   const file = path.join(userDir, 'config.json');
   return fs.existsSync(file) ? dockerConfigAuths(fs.readFileSync(file, 'utf8')) : [];
 }
+
+/** The registry a workflow's GITHUB_TOKEN can push to (with `permissions: packages: write`). */
+export const GITHUB_REGISTRY = 'ghcr.io';
+
+/**
+ * registry-auth plus ghcr.io credentials made from github-token, when the run
+ * writes to ghcr.io and neither registry-auth nor the user's docker config
+ * (e.g. docker/login-action) has any for it. The username is the actor, as
+ * GitHub's docs log in with; ghcr.io checks only the token.
+ */
+export function withGithubToken(
+  auths: readonly RegistryAuth[],
+  existing: readonly RegistryAuth[],
+  written: readonly string[],
+  token: string,
+  actor: string | undefined,
+  mask: (secret: string) => void,
+): RegistryAuth[] {
+  const has = (list: readonly RegistryAuth[]): boolean => list.some((a) => a.registry === GITHUB_REGISTRY);
+  if (token === '' || !written.includes(GITHUB_REGISTRY) || has(auths) || has(existing)) return [...auths];
+  const auth = { registry: GITHUB_REGISTRY, username: actor || 'github-actions', password: token };
+  mask(token);
+  mask(authString(auth));
+  return [...auths, auth];
+}

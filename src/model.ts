@@ -92,6 +92,8 @@ export interface Inputs {
   promoteTo: string[];
   registryAuth: RegistryAuth[];
   platformTags: string;
+  /** Pushes to ghcr.io when neither registry-auth nor the docker config has credentials for it. */
+  githubToken: string;
 }
 
 /** The result of one platform's build. */

@@ -4,7 +4,7 @@
 import type { Inputs } from '../model.js';
 import { DEFAULTS } from './defaults.js';
 import { fail } from './error.js';
-import { keyValues, parseHttpUrl, parseVersion, q, type InputReader } from './values.js';
+import { keyValues, parseHttpUrl, parseInstallableVersion, q, type InputReader } from './values.js';
 
 export type BuilderInputs = Pick<
   Inputs,
@@ -52,9 +52,7 @@ export function parseBuilderInputs(r: InputReader): BuilderInputs {
   if (driver !== 'remote' && endpoint !== '' && !DOCKER_ENDPOINT.test(endpoint) && !NAME.test(endpoint)) {
     fail('endpoint', `${q(endpoint)} is neither a docker endpoint URL nor a docker context name`);
   }
-  const buildxVersion = r.line('buildx-version');
-  const buildxVersionParsed =
-    buildxVersion === '' || buildxVersion === 'latest' ? buildxVersion : parseVersion('buildx-version', buildxVersion, 'latest or');
+  const buildxVersionParsed = parseInstallableVersion('buildx-version', r.line('buildx-version'));
   const buildxBaseUrl = parseHttpUrl('buildx-base-url', r.line('buildx-base-url'));
   const maxParallelRaw = r.line('max-parallel');
   if (maxParallelRaw !== '' && !/^[1-9]\d*$/.test(maxParallelRaw)) {

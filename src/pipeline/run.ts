@@ -4,6 +4,7 @@ import type { Inputs } from '../model.js';
 import type { PostState } from '../state.js';
 import { renderSummary, type RunReport } from '../summary.js';
 import { outputsOf } from '../outputs.js';
+import { withResultsFile } from './results-file.js';
 import { errorMessage } from '../util/errors.js';
 import { setupBuilder } from './builder.js';
 import { buildAll } from './build.js';
@@ -50,7 +51,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     sboms: [],
   };
   const finish = async (): Promise<RunReport> => {
-    for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
+    for (const [name, value] of Object.entries(withResultsFile(outputsOf(report), rt.tempDir))) rt.setOutput(name, value);
     await rt.writeSummary(renderSummary(report));
     return report;
   };
