@@ -50,7 +50,7 @@ export function parseInputs(get: (name: string) => string, env: InputEnv): Input
   const build = parseBuildInputs(r, env);
   const destination = parseImageInputs(r, env.eventName);
   const qemu = parseQemuInputs(r);
-  const builder = parseBuilderInputs(r);
+  const builder = parseBuilderInputs(r, build.platforms);
   const scan = parseScanInputs(r, env);
   const promote = parsePromoteInputs(r, { tags: destination.tags, push: destination.push, platforms: build.platforms });
   return { ...build, ...destination, ...qemu, ...builder, ...scan, ...promote };
