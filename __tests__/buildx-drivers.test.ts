@@ -40,7 +40,10 @@ describe('the driver table', () => {
     ['docker-container', 'tcp://10.0.0.2:2375', false],
     ['docker-container', 'ssh://me@arm-host', false],
     ['docker', 'default', true],
-    ['remote', 'unix:///run/buildkit/buildkitd.sock', false],
+    ['remote', 'unix:///run/buildkit/buildkitd.sock', true],
+    ['remote', 'docker-container://buildkitd', true],
+    ['remote', 'tcp://arm-builder:1234', false],
+    ['remote', 'kube-pod://buildkitd-0', false],
     ['kubernetes', 'kubernetes:///b?deployment=b0', false],
   ] as const)('a %s node at %s is on this runner: %s', (driver, endpoint, want) => {
     expect(onRunner(DRIVERS[driver], endpoint)).toBe(want);

@@ -580,7 +580,7 @@ describe('runPipeline: the manifest list check', () => {
 });
 
 describe('runPipeline: the builder decides what is native', () => {
-  const NODES = 'linux/amd64=unix:///run/amd.sock\nlinux/arm64,linux/arm/v7=unix:///run/arm.sock';
+  const NODES = 'linux/amd64=tcp://amd-builder:1234\nlinux/arm64,linux/arm/v7=tcp://arm-builder:1234';
 
   function withLog(r: Run): string[] {
     const lines: string[] = [];
@@ -596,8 +596,8 @@ describe('runPipeline: the builder decides what is native', () => {
     await runPipeline(inputs({ driver: 'remote', nodes: NODES }), r.deps);
 
     expect(r.tools.callsOf('docker', 'buildx', 'create').map((c) => c.args.slice(4))).toEqual([
-      ['--driver', 'remote', '--platform', 'linux/amd64', 'unix:///run/amd.sock'],
-      ['--append', '--driver', 'remote', '--platform', 'linux/arm64,linux/arm/v7', 'unix:///run/arm.sock'],
+      ['--driver', 'remote', '--platform', 'linux/amd64', 'tcp://amd-builder:1234'],
+      ['--append', '--driver', 'remote', '--platform', 'linux/arm64,linux/arm/v7', 'tcp://arm-builder:1234'],
     ]);
     // No binfmt image, no docker info: nothing on the runner was touched for QEMU.
     expect(r.tools.callsOf('docker', 'run')).toEqual([]);
@@ -619,6 +619,19 @@ describe('runPipeline: the builder decides what is native', () => {
     expect(md).toContain(`| \`linux/arm/v7\` | remote node | \`${BUILDER}1\` (not on this runner) | `);
     // The post step removes the one builder, and with it every node.
     expect(r.states.at(-1)).toEqual({ tempDir: r.tempDir, builder: BUILDER });
+  });
+
+  it("nodes on this host (unix sockets, as on the test bed): emulation is the runner's, so it is planned here", async () => {
+    const r = setup();
+    const log = withLog(r);
+    await runPipeline(inputs({ driver: 'remote', nodes: 'linux/amd64=unix:///run/amd.sock\nlinux/arm64,linux/arm/v7=unix:///run/arm.sock' }), r.deps);
+    expect(log).toContain('linux/arm64: qemu-aarch64 already registered with flags PF, skipped');
+    expect(log).toContain('nothing registered with QEMU');
+    expect(r.tools.callsOf('docker', 'run')).toEqual([]);
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(metadata.platforms['linux/amd64']).toMatchObject({ node: `${BUILDER}0`, emulated: false });
+    expect(metadata.platforms['linux/arm/v7']).toMatchObject({ node: `${BUILDER}1`, emulated: true });
+    expect(r.summaries[0]).toContain(`| \`linux/arm/v7\` | emulated (QEMU) | \`${BUILDER}1\` | `);
   });
 
   it('docker-container on this runner: QEMU is planned from the node, and the summary names it', async () => {

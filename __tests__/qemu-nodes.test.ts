@@ -105,11 +105,45 @@ describe('planQemu with node facts', () => {
     expect(nothingToRegister(plan)).toBe('nothing registered with QEMU; 1 of 2 platforms are built on nodes that are not on this runner');
   });
 
-  it('the real remote builder of the test bed (one node, unix socket) is not on the runner', () => {
+  it('the real remote builder of the test bed (one node on a unix socket) runs on this kernel: QEMU is planned here', () => {
     const facts = nodeFacts(parseInspect(fixture('buildx/inspect-remote.txt')));
-    expect(facts).toEqual([expect.objectContaining({ name: 'fixture-builder-142140', driver: 'remote', onRunner: false, userPlatforms: [] })]);
+    expect(facts).toEqual([expect.objectContaining({ name: 'fixture-builder-142140', driver: 'remote', onRunner: true, userPlatforms: [] })]);
     const plan = planQemu('auto', ['linux/amd64', 'linux/arm64'].map(P), 'x64', [], facts);
-    expect(plan.items.map((i) => i.action)).toEqual(['remote', 'remote']);
+    expect(plan.items.map((i) => i.action)).toEqual(['native', 'register']);
+  });
+
+  it('the real multi-node builder of the test bed: amd64 to node 0 (amd64*), arm64 and arm/v7 to node 1 (arm64*, arm/v7*)', () => {
+    const facts = nodeFacts(parseInspect(fixture('buildx/inspect-multinode-remote.txt')));
+    expect(facts.map((f) => [f.name, f.userPlatforms])).toEqual([
+      ['fixture-mn0', ['linux/amd64']],
+      ['fixture-mn1', ['linux/arm64', 'linux/arm/v7']],
+    ]);
+    // Node 1's worker also lists the host's amd64: the --platform entry of node 0 still wins.
+    expect(facts[1]?.platforms).toContain('linux/amd64');
+    const plan = planQemu('auto', ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/386'].map(P), 'x64', [AARCH64, ARM], facts);
+    expect(plan.items.map((i) => [i.platform.id, i.node, i.action])).toEqual([
+      ['linux/amd64', 'fixture-mn0', 'native'],
+      ['linux/arm64', 'fixture-mn1', 'handled'],
+      ['linux/arm/v7', 'fixture-mn1', 'handled'],
+      // Nobody set 386: both list amd64, which runs it; the first node wins the tie.
+      ['linux/386', 'fixture-mn0', 'native'],
+    ]);
+  });
+
+  it('the same nodes over tcp to other hosts: nothing to do here', () => {
+    const text = fixture('buildx/inspect-multinode-remote.txt').replace(/unix:\/\/\S+-(amd|arm)\.sock/g, 'tcp://$1-builder:1234');
+    const facts = nodeFacts(parseInspect(text));
+    expect(facts.map((f) => f.onRunner)).toEqual([false, false]);
+    const plan = planQemu('auto', ['linux/amd64', 'linux/arm64'].map(P), 'x64', [], facts);
+    expect(plan.items.map((i) => [i.node, i.action])).toEqual([
+      ['fixture-mn0', 'remote'],
+      ['fixture-mn1', 'remote'],
+    ]);
+  });
+
+  it('the real docker-container builder of the test bed: on this runner', () => {
+    const facts = nodeFacts(parseInspect(fixture('buildx/inspect-docker-container.txt')));
+    expect(facts.map((f) => [f.name, f.driver, f.onRunner])).toEqual([['fixture-dc0', 'docker-container', true]]);
   });
 
   it('the real docker-driver default builder (endpoint: a context name) is on the runner', () => {

@@ -221,8 +221,8 @@ export class FakeTools {
   readonly builders: Set<string>;
   /** The driver each builder this fake created was made with. */
   private readonly drivers = new Map<string, string>();
-  /** Nodes of each builder this fake created (`--append` adds one). */
-  private readonly nodeCounts = new Map<string, number>();
+  /** The endpoint of each node of each builder this fake created (`--append` adds one). */
+  private readonly endpoints = new Map<string, string[]>();
   /** The fixture repository in the registry: manifests by digest, and tags. */
   readonly manifests = new Map<string, string>();
   readonly tags = new Map<string, string>();
@@ -289,13 +289,15 @@ export class FakeTools {
       const name = flag(args, '--name') ?? 'fake-builder';
       if (args.includes('--append')) {
         if (!this.builders.has(name)) return fail(1, `ERROR: failed to find instance "${name}" for append\n`);
-        this.nodeCounts.set(name, (this.nodeCounts.get(name) ?? 1) + 1);
+        this.endpoints.get(name)?.push(args[args.length - 1] ?? '');
         return ok(`${name}\n`);
       }
       if (this.builders.has(name))
         return fail(1, `ERROR: existing instance for "${name}" but no append mode, specify the node name to make changes for existing instances\n`);
       this.builders.add(name);
       this.drivers.set(name, flag(args, '--driver') ?? 'docker-container');
+      const endpoint = positionals(args, 2, ['--name', '--driver', '--driver-opt', '--buildkitd-config', '--platform'])[0];
+      this.endpoints.set(name, endpoint ? [endpoint] : []);
       return ok(`${name}\n`);
     }
     if (a0 === 'buildx' && a1 === 'inspect') {
@@ -306,16 +308,19 @@ export class FakeTools {
       const captured =
         this.drivers.get(name) === 'docker-container'
           ? 'buildx/inspect-docker-container.txt'
-          : (this.nodeCounts.get(name) ?? 1) > 1
+          : (this.endpoints.get(name)?.length ?? 1) > 1
             ? 'buildx/inspect-multinode-remote.txt'
             : 'buildx/inspect-remote.txt';
       const text = fixture(captured);
       const old = /^Name:\s+(\S+)/.exec(text)?.[1] ?? '';
-      return ok(
-        text.replace(/^(Name:\s+)(\S+)$/gm, (line, key: string, value: string) =>
-          value.startsWith(old) ? `${key}${name}${value.slice(old.length)}` : line,
-        ),
+      const renamed = text.replace(/^(Name:\s+)(\S+)$/gm, (line, key: string, value: string) =>
+        value.startsWith(old) ? `${key}${name}${value.slice(old.length)}` : line,
       );
+      // Like buildx, each node shows the endpoint it was created with (when the create gave one per node).
+      const given = this.endpoints.get(name) ?? [];
+      let n = 0;
+      const sameCount = [...renamed.matchAll(/^Endpoint:/gm)].length === given.length;
+      return ok(sameCount ? renamed.replace(/^(Endpoint:\s+)\S+$/gm, (_l, key: string) => `${key}${given[n++] ?? ''}`) : renamed);
     }
     if (a0 === 'buildx' && a1 === 'rm') {
       const name = args[args.length - 1] ?? '';

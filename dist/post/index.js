@@ -31414,7 +31414,7 @@ const DRIVERS = {
         nodes: true,
         pushByDigest: true,
         ociLayout: true,
-        emulation: 'runner',
+        runnerQemu: true,
     },
     remote: {
         name: 'remote',
@@ -31430,7 +31430,7 @@ const DRIVERS = {
         nodes: true,
         pushByDigest: true,
         ociLayout: true,
-        emulation: 'node',
+        runnerQemu: true,
     },
     kubernetes: {
         name: 'kubernetes',
@@ -31444,7 +31444,7 @@ const DRIVERS = {
         nodes: true,
         pushByDigest: true,
         ociLayout: true,
-        emulation: 'node',
+        runnerQemu: false,
     },
     docker: {
         name: 'docker',
@@ -31454,11 +31454,11 @@ const DRIVERS = {
         buildkitdConfig: false,
         endpoint: 'none',
         endpointSchemes: [],
-        contextName: false,
+        contextName: true,
         nodes: false,
         pushByDigest: false,
         ociLayout: false,
-        emulation: 'runner',
+        runnerQemu: true,
     },
 };
 function isDriverName(name) {
@@ -31482,19 +31482,21 @@ function endpointForms(d) {
 }
 /**
  * Whether a node of this driver at `endpoint` (as `buildx inspect` prints it)
- * runs on this runner's docker daemon, so that the runner's binfmt_misc is
- * what emulates for it. A unix or npipe socket, a loopback tcp address and a
- * context name count as the runner's; ssh and other tcp hosts do not.
+ * runs on this runner's kernel, so that the runner's binfmt_misc is what
+ * emulates for it: a unix or npipe socket, a loopback tcp address, a
+ * `docker-container://` buildkitd (a container of this runner's docker) or,
+ * for the docker drivers, a context name. ssh, other tcp hosts and kube-pod
+ * are elsewhere.
  */
 function onRunner(d, endpoint) {
-    if (d.emulation !== 'runner')
+    if (!d.runnerQemu)
         return false;
-    if (/^(?:unix|npipe):\/\//.test(endpoint) || endpoint === '')
+    if (endpoint === '' || /^(?:unix|npipe|docker-container):\/\//.test(endpoint))
         return true;
     const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)/.exec(endpoint);
     if (tcp)
         return ['127.0.0.1', 'localhost', '[::1]'].includes(tcp[1]);
-    return !/^[a-z][a-z0-9+.-]*:\/\//.test(endpoint);
+    return d.contextName && !/^[a-z][a-z0-9+.-]*:\/\//.test(endpoint);
 }
 
 ;// CONCATENATED MODULE: ./src/buildx/builder.ts

@@ -32,11 +32,12 @@ export interface DriverSupport {
   /** `type=oci` output (push: false writes one OCI layout per platform). */
   ociLayout: boolean;
   /**
-   * Where its nodes run what they cannot run natively: `runner` when a node on
-   * this runner's docker daemon uses the runner's binfmt_misc (QEMU on the
-   * runner matters), `node` when it is the node's own host.
+   * Whether QEMU on the runner can matter for its nodes: a node whose
+   * processes run on this runner's kernel (its endpoint is on this host, see
+   * onRunner) emulates through the runner's binfmt_misc. A kubernetes node
+   * never runs here: its emulation is its own host's.
    */
-  emulation: 'runner' | 'node';
+  runnerQemu: boolean;
 }
 
 const DOCKER_SCHEMES = ['unix', 'tcp', 'ssh', 'npipe'] as const;
@@ -53,7 +54,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverSupport>> = {
     nodes: true,
     pushByDigest: true,
     ociLayout: true,
-    emulation: 'runner',
+    runnerQemu: true,
   },
   remote: {
     name: 'remote',
@@ -69,7 +70,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverSupport>> = {
     nodes: true,
     pushByDigest: true,
     ociLayout: true,
-    emulation: 'node',
+    runnerQemu: true,
   },
   kubernetes: {
     name: 'kubernetes',
@@ -84,7 +85,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverSupport>> = {
     nodes: true,
     pushByDigest: true,
     ociLayout: true,
-    emulation: 'node',
+    runnerQemu: false,
   },
   docker: {
     name: 'docker',
@@ -95,11 +96,11 @@ export const DRIVERS: Readonly<Record<DriverName, DriverSupport>> = {
     buildkitdConfig: false,
     endpoint: 'none',
     endpointSchemes: [],
-    contextName: false,
+    contextName: true,
     nodes: false,
     pushByDigest: false,
     ociLayout: false,
-    emulation: 'runner',
+    runnerQemu: true,
   },
 };
 
@@ -127,14 +128,16 @@ export function endpointForms(d: DriverSupport): string {
 
 /**
  * Whether a node of this driver at `endpoint` (as `buildx inspect` prints it)
- * runs on this runner's docker daemon, so that the runner's binfmt_misc is
- * what emulates for it. A unix or npipe socket, a loopback tcp address and a
- * context name count as the runner's; ssh and other tcp hosts do not.
+ * runs on this runner's kernel, so that the runner's binfmt_misc is what
+ * emulates for it: a unix or npipe socket, a loopback tcp address, a
+ * `docker-container://` buildkitd (a container of this runner's docker) or,
+ * for the docker drivers, a context name. ssh, other tcp hosts and kube-pod
+ * are elsewhere.
  */
 export function onRunner(d: DriverSupport, endpoint: string): boolean {
-  if (d.emulation !== 'runner') return false;
-  if (/^(?:unix|npipe):\/\//.test(endpoint) || endpoint === '') return true;
+  if (!d.runnerQemu) return false;
+  if (endpoint === '' || /^(?:unix|npipe|docker-container):\/\//.test(endpoint)) return true;
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)/.exec(endpoint);
   if (tcp) return ['127.0.0.1', 'localhost', '[::1]'].includes(tcp[1] as string);
-  return !/^[a-z][a-z0-9+.-]*:\/\//.test(endpoint);
+  return d.contextName && !/^[a-z][a-z0-9+.-]*:\/\//.test(endpoint);
 }
