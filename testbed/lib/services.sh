@@ -101,9 +101,14 @@ wait_for() {
 
 DOCKER_SOCK=/var/run/docker.sock
 docker_up() { DOCKER_HOST="unix://$DOCKER_SOCK" docker info; }
+# dockerd runs containers through the test bed's runc wrapper (lib/builders.sh);
+# one that answers without it is restarted once with it.
 ensure_dockerd() {
-  docker_up >/dev/null 2>&1 && return 0
-  start_service dockerd dockerd --host "unix://$DOCKER_SOCK" --bridge=none --iptables=false --ip6tables=false
+  install_runc_wrapper
+  dockerd_has_wrapper && return 0
+  if docker_up >/dev/null 2>&1; then stop_dockerd_without_wrapper; fi
+  local args; mapfile -t args < <(dockerd_args)
+  start_service dockerd dockerd "${args[@]}"
   wait_for dockerd 60 docker_up
 }
 
@@ -248,9 +253,13 @@ export TESTBED_AUTH_USER=testbed
 export TESTBED_AUTH_PASSWORD=$(cat "$STATE_DIR/registry-b/password")
 export TESTBED_BUILDKIT_ENDPOINT=unix://$BUILDKIT_SOCK
 export TESTBED_TRIVY_DB_REPOSITORY=$TRIVY_DB_REPO
+export TESTBED_TRIVY_JAVA_DB_REPOSITORY=$TRIVY_JAVA_DB_REPO
+export TESTBED_DEBIAN_IMAGE=$DEBIAN_REF
+export TESTBED_GOLANG_IMAGE=$GOLANG_REF
 export TESTBED_CONTEXTS=$STATE_DIR/contexts
 export TESTBED_STATE_DIR=$STATE_DIR
 export TESTBED_LOG_DIR=$LOG_DIR
+$(write_builders_env)
 export TESTBED_FAULTPROXY=$TESTBED_DIR/faultproxy.mjs
 export TESTBED_FAULTPROXY_PORTS="${FAULTPROXY_PORTS[*]}"
 export PATH=$TOOLS_BIN:\$PATH
@@ -267,5 +276,13 @@ status() {
   log "  registry A: http://$REGISTRY_A (no auth), registry B: http://$REGISTRY_B (htpasswd)"
   log "  buildkitd: unix://$BUILDKIT_SOCK; trivy DB: $TRIVY_DB_REPO:2"
   log "  fault proxy: node testbed/faultproxy.mjs --upstream $REGISTRY_A --listen 127.0.0.1:PORT (ports ${FAULTPROXY_PORTS[0]}-${FAULTPROXY_PORTS[-1]} are plain http in buildkitd)"
+  builders_status
   log "  env: $STATE_DIR/env"
 }
+
+# shellcheck source=builders.sh
+source "$TESTBED_DIR/lib/builders.sh"
+# shellcheck source=debian.sh
+source "$TESTBED_DIR/lib/debian.sh"
+# shellcheck source=javadb.sh
+source "$TESTBED_DIR/lib/javadb.sh"
