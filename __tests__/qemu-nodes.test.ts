@@ -130,6 +130,16 @@ describe('planQemu with node facts', () => {
     ]);
   });
 
+  it("the test bed helper's own capture of the same builder plans the same", () => {
+    const facts = nodeFacts(parseInspect(fixture('buildx-inspect-multinode.txt')));
+    const plan = planQemu('auto', ['linux/amd64', 'linux/arm64', 'linux/arm/v7'].map(P), 'x64', [AARCH64, ARM], facts);
+    expect(plan.items.map((i) => [i.node, i.action])).toEqual([
+      ['m0', 'native'],
+      ['m1', 'handled'],
+      ['m1', 'handled'],
+    ]);
+  });
+
   it('the same nodes over tcp to other hosts: nothing to do here', () => {
     const text = fixture('buildx/inspect-multinode-remote.txt').replace(/unix:\/\/\S+-(amd|arm)\.sock/g, 'tcp://$1-builder:1234');
     const facts = nodeFacts(parseInspect(text));
@@ -141,9 +151,14 @@ describe('planQemu with node facts', () => {
     ]);
   });
 
-  it('the real docker-container builder of the test bed: on this runner', () => {
-    const facts = nodeFacts(parseInspect(fixture('buildx/inspect-docker-container.txt')));
-    expect(facts.map((f) => [f.name, f.driver, f.onRunner])).toEqual([['fixture-dc0', 'docker-container', true]]);
+  it.each([
+    ['buildx/inspect-docker-container.txt', 'fixture-dc0'],
+    ['buildx-inspect-docker-container.txt', 't0'],
+  ])('the real docker-container builder of the test bed (%s): on this runner, arm64 emulated here', (file, name) => {
+    const facts = nodeFacts(parseInspect(fixture(file)));
+    expect(facts.map((f) => [f.name, f.driver, f.onRunner])).toEqual([[name, 'docker-container', true]]);
+    const plan = planQemu('auto', ['linux/amd64', 'linux/arm64'].map(P), 'x64', [AARCH64], facts);
+    expect(plan.items.map((i) => i.action)).toEqual(['native', 'handled']);
   });
 
   it('the real docker-driver default builder (endpoint: a context name) is on the runner', () => {
