@@ -55,6 +55,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     endpoint: '',
     buildkitdConfig: '',
     buildkitdConfigInline: '',
+    nodes: [],
     buildxVersion: '',
     buildxBaseUrl: 'https://github.com/docker/buildx/releases/download',
     maxParallel: 0,

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import { parse } from 'yaml';
 import { DEFAULTS, getInputs, InputError, type InputEnv, LOCAL_IMAGE, parseInputs } from '../src/context.js';
 import type { Inputs } from '../src/model.js';
+import { parsePlatform } from '../src/platform.js';
 
 // A small fake workspace: paths relative to the workspace cwd.
 const DIRS = new Set(['.', 'app', 'sarif-out']);
@@ -67,6 +68,7 @@ describe('parseInputs: defaults', () => {
       endpoint: '',
       buildkitdConfig: '',
       buildkitdConfigInline: '',
+      nodes: [],
       buildxVersion: '',
       buildxBaseUrl: 'https://github.com/docker/buildx/releases/download',
       maxParallel: 0,
@@ -231,6 +233,31 @@ describe('parseInputs: normalisation of good inputs', () => {
       },
     ],
     [
+      'accepts nodes: one platform list and endpoint per line, comments and blank lines skipped',
+      {
+        driver: 'remote',
+        platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
+        nodes: '# amd64 runner\nlinux/amd64=unix:///run/amd.sock\n\nlinux/arm64, linux/arm/v7 = tcp://arm-builder:1234',
+      },
+      {
+        driver: 'remote',
+        nodes: [
+          { platforms: [parsePlatform('linux/amd64')], endpoint: 'unix:///run/amd.sock' },
+          { platforms: [parsePlatform('linux/arm64'), parsePlatform('linux/arm/v7')], endpoint: 'tcp://arm-builder:1234' },
+        ],
+      },
+    ],
+    [
+      'accepts docker-container nodes on docker endpoints',
+      { nodes: 'linux/amd64=default\nlinux/arm64=ssh://me@arm-host' },
+      {
+        nodes: [
+          { platforms: [parsePlatform('linux/amd64')], endpoint: 'default' },
+          { platforms: [parsePlatform('linux/arm64')], endpoint: 'ssh://me@arm-host' },
+        ],
+      },
+    ],
+    [
       'accepts driver-opts and a buildkitd config file',
       { 'driver-opts': 'network=host\nimage=moby/buildkit:v0.20.0', 'buildkitd-config': 'buildkitd.toml' },
       {
@@ -374,6 +401,21 @@ describe('parseInputs: bad inputs', () => {
     ['qemu-image', '"tonistiigi/binfmt"', { 'qemu-image': 'tonistiigi/binfmt' }],
     ['driver', '"podman"', { driver: 'podman' }],
     ['driver', '"docker"', { driver: 'docker', 'driver-opts': 'network=host' }],
+    ['driver', 'use docker-container (the default) or remote', { driver: 'docker' }],
+    ['driver', 'no cluster on the test bed', { driver: 'kubernetes' }],
+    ['driver-opts', '"image"', { driver: 'remote', endpoint: 'tcp://x:1', 'driver-opts': 'image=moby/buildkit' }],
+    [
+      'buildkitd-config',
+      'driver "remote" takes no buildkitd config',
+      { driver: 'remote', endpoint: 'tcp://x:1', 'buildkitd-config': 'buildkitd.toml' },
+    ],
+    ['nodes', '"linux/arm64"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64' }],
+    ['nodes', 'unknown architecture "arm65"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm65=tcp://b:1' }],
+    ['nodes', '"http://b:1"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64=http://b:1' }],
+    ['nodes', '"tcp://a:1" is given twice', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64=tcp://a:1' }],
+    ['nodes', 'no node serves linux/arm/v7', { driver: 'remote', platforms: 'linux/amd64,linux/arm/v7', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
+    ['builder', 'nodes', { builder: 'mine', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
+    ['endpoint', 'cannot be used together with nodes', { driver: 'remote', endpoint: 'tcp://x:1', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
     ['driver-opts', '"network"', { 'driver-opts': 'network' }],
     ['buildkitd-config', '"missing.toml"', { 'buildkitd-config': 'missing.toml' }],
     ['buildkitd-config-inline', '"buildkitd.toml"', { 'buildkitd-config': 'buildkitd.toml', 'buildkitd-config-inline': '[grpc]' }],

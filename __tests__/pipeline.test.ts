@@ -599,3 +599,89 @@ describe('runPipeline: the manifest list check', () => {
     expect(r.outputs.image).toBeUndefined();
   });
 });
+
+describe('runPipeline: the builder decides what is native', () => {
+  const NODES = 'linux/amd64=tcp://amd-builder:1234\nlinux/arm64,linux/arm/v7=tcp://arm-builder:1234';
+
+  function withLog(r: Run): string[] {
+    const lines: string[] = [];
+    r.deps.log = { ...r.deps.log, info: (m) => lines.push(m) };
+    return lines;
+  }
+
+  it('nodes: one builder with a node per line; each platform on its node, nothing registered with QEMU, the summary names the node', async () => {
+    const r = setup();
+    // No handler on the runner: with a one-node builder on this runner, auto would register two.
+    r.deps.readBinfmt = async () => [];
+    const log = withLog(r);
+    await runPipeline(inputs({ driver: 'remote', nodes: NODES }), r.deps);
+
+    expect(r.tools.callsOf('docker', 'buildx', 'create').map((c) => c.args.slice(4))).toEqual([
+      ['--driver', 'remote', '--platform', 'linux/amd64', 'tcp://amd-builder:1234'],
+      ['--append', '--driver', 'remote', '--platform', 'linux/arm64,linux/arm/v7', 'tcp://arm-builder:1234'],
+    ]);
+    // No binfmt image, no docker info: nothing on the runner was touched for QEMU.
+    expect(r.tools.callsOf('docker', 'run')).toEqual([]);
+    expect(r.tools.callsOf('docker', 'info')).toEqual([]);
+    expect(log).toContain('nothing registered with QEMU: every platform is built on a node that is not on this runner');
+    expect(log).toContain(
+      `linux/arm64: built on node ${BUILDER}1 (driver remote, not on this runner); emulation, if any, is that node's business, so nothing is registered here`,
+    );
+
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(Object.fromEntries(PLATFORMS.map((p) => [p, metadata.platforms[p]?.node]))).toEqual({
+      'linux/amd64': `${BUILDER}0`,
+      'linux/arm64': `${BUILDER}1`,
+      'linux/arm/v7': `${BUILDER}1`,
+    });
+    expect(PLATFORMS.map((p) => metadata.platforms[p]?.emulated)).toEqual([null, null, null]);
+    const md = r.summaries[0] as string;
+    expect(md).toContain('| Platform | Build | Node | Seconds |');
+    expect(md).toContain(`| \`linux/arm/v7\` | remote node | \`${BUILDER}1\` (not on this runner) | `);
+    // The post step removes the one builder, and with it every node.
+    expect(r.states.at(-1)).toEqual({ tempDir: r.tempDir, builder: BUILDER });
+  });
+
+  it("nodes on this host (unix sockets, as on the test bed): emulation is the runner's, so it is planned here", async () => {
+    const r = setup();
+    const log = withLog(r);
+    await runPipeline(inputs({ driver: 'remote', nodes: 'linux/amd64=unix:///run/amd.sock\nlinux/arm64,linux/arm/v7=unix:///run/arm.sock' }), r.deps);
+    expect(log).toContain('linux/arm64: qemu-aarch64 already registered with flags PF, skipped');
+    expect(log).toContain('nothing registered with QEMU');
+    expect(r.tools.callsOf('docker', 'run')).toEqual([]);
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(metadata.platforms['linux/amd64']).toMatchObject({ node: `${BUILDER}0`, emulated: false });
+    expect(metadata.platforms['linux/arm/v7']).toMatchObject({ node: `${BUILDER}1`, emulated: true });
+    expect(r.summaries[0]).toContain(`| \`linux/arm/v7\` | emulated (QEMU) | \`${BUILDER}1\` | `);
+  });
+
+  it('docker-container on this runner: QEMU is planned from the node, and the summary names it', async () => {
+    const r = setup();
+    const log = withLog(r);
+    await runPipeline(inputs(), r.deps);
+    expect(r.tools.callsOf('docker', 'buildx', 'create')[0]?.args).toEqual(['buildx', 'create', '--name', BUILDER, '--driver', 'docker-container']);
+    expect(log).toContain('linux/arm64: qemu-aarch64 already registered with flags PF, skipped');
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(metadata.platforms['linux/arm64']).toMatchObject({ node: `${BUILDER}0`, emulated: true });
+    expect(metadata.platforms['linux/amd64']).toMatchObject({ node: `${BUILDER}0`, emulated: false });
+    expect(r.summaries[0]).toContain(`| \`linux/arm64\` | emulated (QEMU) | \`${BUILDER}0\` | `);
+  });
+
+  it('registry-auth plus a buildx installed during the run: the run config finds the new plugin', async () => {
+    const r = setup();
+    // As on a runner without buildx: ensureBuildx puts the plugin into the user's (until now empty) docker dir.
+    r.deps.ensureBuildx = async () => {
+      fs.mkdirSync(path.join(userDocker, 'cli-plugins'), { recursive: true });
+      fs.writeFileSync(path.join(userDocker, 'cli-plugins', 'docker-buildx'), '#!/bin/sh\n');
+    };
+    try {
+      await runPipeline(inputs({ 'registry-auth': '- registry: 127.0.0.1:5000\n  username: u\n  password: p' }), r.deps);
+      const create = r.tools.callsOf('docker', 'buildx', 'create')[0];
+      const dir = create?.env.DOCKER_CONFIG ?? '';
+      expect(dir.startsWith(r.tempDir)).toBe(true);
+      expect(fs.existsSync(path.join(dir, 'cli-plugins', 'docker-buildx'))).toBe(true);
+    } finally {
+      fs.rmSync(path.join(userDocker, 'cli-plugins'), { recursive: true, force: true });
+    }
+  });
+});

@@ -52,7 +52,7 @@ export function parseInputs(get: (name: string) => string, env: InputEnv): Input
   const build = parseBuildInputs(r, env);
   const destination = parseImageInputs(r, env.eventName, env.notice);
   const qemu = parseQemuInputs(r);
-  const builder = parseBuilderInputs(r);
+  const builder = parseBuilderInputs(r, build.platforms);
   const scan = parseScanInputs(r, env);
   const promote = parsePromoteInputs(r, { ...destination, platforms: build.platforms }, env);
   return { ...build, ...destination, ...qemu, ...builder, ...scan, ...promote };

@@ -66,6 +66,8 @@ export interface Inputs {
   endpoint: string;
   buildkitdConfig: string;
   buildkitdConfigInline: string;
+  /** From `nodes`: one builder node per entry (empty for a one-node builder). */
+  nodes: BuilderNodeSpec[];
   buildxVersion: string;
   /** Where buildx releases are downloaded from (no trailing slash). */
   buildxBaseUrl: string;
@@ -96,6 +98,12 @@ export interface Inputs {
   githubToken: string;
 }
 
+/** One line of the `nodes` input: the platforms a node serves and its endpoint. */
+export interface BuilderNodeSpec {
+  platforms: Platform[];
+  endpoint: string;
+}
+
 /** The result of one platform's build. */
 export interface PlatformBuild {
   platform: Platform;
@@ -114,5 +122,10 @@ export interface PlatformBuild {
   seconds: number;
   /** Sum of config and layer sizes of the image manifest, in bytes. */
   size: number;
+  /** Under QEMU on this runner (false for a remote node: its emulation is its own). */
   emulated: boolean;
+  /** The builder node that built it, when known. */
+  node?: string;
+  /** True when that node is not on this runner's docker (remote, another docker host). */
+  remoteNode?: boolean;
 }

@@ -17,7 +17,13 @@ export function outputsOf(r: RunReport): Record<string, string> {
     digest: r.digest ?? null,
     pushed: r.pushed,
     tags: r.tags,
-    platforms: Object.fromEntries(r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }])),
+    // emulated is null for a node not on this runner: whether it emulates is its own host's business.
+    platforms: Object.fromEntries(
+      r.builds.map((b) => [
+        b.platform.id,
+        { digest: b.digest, emulated: b.remoteNode ? null : b.emulated, ...(b.node ? { node: b.node } : {}), seconds: b.seconds, size: b.size },
+      ]),
+    ),
   });
   if (r.scanEnabled) {
     out['scan-results'] = JSON.stringify(scanResults(r.scans));

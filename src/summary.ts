@@ -50,9 +50,17 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/** native, emulated (QEMU) on this runner, or built on a node elsewhere that emulates (or not) on its own. */
+function buildKind(b: PlatformBuild): string {
+  if (b.remoteNode) return 'remote node';
+  return b.emulated ? 'emulated (QEMU)' : 'native';
+}
+
 export function renderSummary(r: RunReport): string {
   const out: string[] = ['## Multi-arch Build, Scan & Promote', ''];
-  const header = ['Platform', 'Build', 'Seconds', 'Digest', 'Size'];
+  // Which node built each platform, once a builder node is known for any.
+  const nodes = r.builds.some((b) => b.node !== undefined);
+  const header = ['Platform', 'Build', ...(nodes ? ['Node'] : []), 'Seconds', 'Digest', 'Size'];
   if (r.scanEnabled) header.push(...SEVERITIES.map((s) => s[0] + s.slice(1).toLowerCase()), `Gate (${r.failOn})`);
   out.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   for (const platform of r.platforms) {
@@ -61,7 +69,8 @@ export function renderSummary(r: RunReport): string {
     const scan = r.scans.find((s) => s.platform === platform);
     const row = [
       `\`${platform}\``,
-      build ? (build.emulated ? 'emulated (QEMU)' : 'native') : failure ? '**failed**' : 'not run',
+      build ? buildKind(build) : failure ? '**failed**' : 'not run',
+      ...(nodes ? [build?.node ? `\`${build.node}\`${build.remoteNode ? ' (not on this runner)' : ''}` : ''] : []),
       build ? build.seconds.toFixed(1) : '',
       build ? `\`${build.digest}\`` : failure ? cell(failure.message.split('\n')[0] ?? '') : '',
       build && build.size > 0 ? formatBytes(build.size) : '',

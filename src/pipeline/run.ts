@@ -11,7 +11,7 @@ import { buildAll } from './build.js';
 import { connect } from './connect.js';
 import { composeLocalManifestList, createManifestList } from './index-list.js';
 import { checkRegistries, tagAndPromote } from './promote.js';
-import { prepareQemu } from './qemu.js';
+import { prepareQemu, withPlacement } from './qemu.js';
 import { createScanner, gateError, scanQueue } from './scan.js';
 import { attachSboms } from './sbom.js';
 import type { Runtime } from './runtime.js';
@@ -27,7 +27,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
 
   if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
   const builder = await log.group('Builder', () => setupBuilder(exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
-  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, rt));
+  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, builder.info, rt));
 
   // The scanner installs trivy and downloads the DB once, while builds run; each
   // platform's scan starts as soon as its build is done.
@@ -39,7 +39,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     image: inputs.image,
     pushed: inputs.push,
     platforms: inputs.platforms.map((p) => p.id),
-    builds: built.builds,
+    builds: withPlacement(built.builds, qemu),
     buildFailures: built.failures,
     scanFailures: scanned.failures,
     scans: scanned.scans,
