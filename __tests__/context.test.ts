@@ -78,9 +78,11 @@ describe('parseInputs: defaults', () => {
       scanners: ['vuln'],
       trivyVersion: 'v0.74.0',
       trivyBaseUrl: 'https://github.com/aquasecurity/trivy/releases/download',
-      trivyDbRepository: '',
+      trivyDbRepositories: [],
+      trivyJavaDbRepositories: [],
       trivyCacheDir: '',
       sarif: '',
+      sbomAttach: false,
       promoteTo: [],
       registryAuth: [],
       platformTags: '',
@@ -276,12 +278,25 @@ describe('parseInputs: normalisation of good inputs', () => {
         'trivy-db-repository': 'mirror.gcr.io/aquasec/trivy-db:2',
         'trivy-cache-dir': '/tmp/trivy',
         sarif: 'sarif-out',
+        'sbom-attach': 'true',
       },
       {
         trivyignores: ['.trivyignore'],
-        trivyDbRepository: 'mirror.gcr.io/aquasec/trivy-db:2',
+        trivyDbRepositories: ['mirror.gcr.io/aquasec/trivy-db:2'],
         trivyCacheDir: '/tmp/trivy',
         sarif: 'sarif-out',
+        sbomAttach: true,
+      },
+    ],
+    [
+      'reads the trivy DB repositories as ordered mirror lists, one per line',
+      {
+        'trivy-db-repository': '127.0.0.1:5000/trivy-db:2\nghcr.io/aquasecurity/trivy-db:2',
+        'trivy-java-db-repository': '127.0.0.1:5000/trivy-java-db:1\n\nmirror.gcr.io/aquasec/trivy-java-db:1',
+      },
+      {
+        trivyDbRepositories: ['127.0.0.1:5000/trivy-db:2', 'ghcr.io/aquasecurity/trivy-db:2'],
+        trivyJavaDbRepositories: ['127.0.0.1:5000/trivy-java-db:1', 'mirror.gcr.io/aquasec/trivy-java-db:1'],
       },
     ],
     ['accepts a sarif directory that does not exist yet', { sarif: 'reports/sarif' }, { sarif: 'reports/sarif' }],
@@ -382,6 +397,11 @@ describe('parseInputs: bad inputs', () => {
     ['trivy-version', '"latest"', { 'trivy-version': 'latest' }],
     ['trivy-base-url', '"not a url"', { 'trivy-base-url': 'not a url' }],
     ['trivy-db-repository', '"ghcr.io/Aqua/db"', { 'trivy-db-repository': 'ghcr.io/Aqua/db' }],
+    ['trivy-db-repository', '"ghcr.io/Aqua/db"', { 'trivy-db-repository': 'ghcr.io/aqua/db:2\nghcr.io/Aqua/db' }],
+    ['trivy-db-repository', 'listed twice', { 'trivy-db-repository': 'ghcr.io/aqua/db:2\nghcr.io/aqua/db:2' }],
+    ['trivy-java-db-repository', '"ghcr.io/Aqua/java-db"', { 'trivy-java-db-repository': 'ghcr.io/Aqua/java-db' }],
+    ['sbom-attach', '"yes please"', { 'sbom-attach': 'yes please' }],
+    ['sbom-attach', 'scan is false', { 'sbom-attach': 'true', scan: 'false' }],
     ['tags', 'push is true', { tags: '' }],
     ['sarif', '"out"', { sarif: 'out', scan: 'false' }],
     ['sarif', '"sarif-file"', { sarif: 'sarif-file' }],
@@ -483,7 +503,16 @@ describe('action.yml', () => {
 
   it('declares the outputs, branding and node24 entry points', () => {
     expect(actionYml.name).toBe('Multi-arch Build, Scan & Promote');
-    expect(Object.keys(actionYml.outputs)).toEqual(['digest', 'image', 'platform-digests', 'metadata', 'scan-results', 'sarif-files', 'promoted']);
+    expect(Object.keys(actionYml.outputs)).toEqual([
+      'digest',
+      'image',
+      'platform-digests',
+      'metadata',
+      'scan-results',
+      'reports',
+      'sarif-files',
+      'promoted',
+    ]);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });
     expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js' });

@@ -215,9 +215,24 @@ describe('runPipeline: every platform passes', () => {
     expect(metadata.platforms['linux/arm/v7']?.emulated).toBe(true);
     expect(metadata.platforms['linux/arm64']?.size).toBe(1734 + 241 + 1029773 + 336 + 218); // config + layers of the arm64 manifest
 
-    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[] }>>(r.outputs['scan-results']);
+    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[]; report?: string }>>(r.outputs['scan-results']);
     expect(Object.keys(scans).sort()).toEqual([...PLATFORMS].sort());
-    expect(scans['linux/arm64']).toEqual({ counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 }, passed: true, findings: [] });
+    // fail-on critical: the HIGH finding is listed, not blocking; the report file has them all.
+    expect(scans['linux/arm64']).toEqual({
+      counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 },
+      passed: true,
+      blocking: 0,
+      findings: [
+        expect.objectContaining({ id: 'CVE-2099-10001', severity: 'HIGH', blocking: false }),
+        expect.objectContaining({ id: 'CVE-2099-10002', severity: 'MEDIUM', blocking: false }),
+        expect.objectContaining({ id: 'CVE-2099-10003', severity: 'LOW', blocking: false }),
+      ],
+      omitted: 0,
+      report: expect.stringMatching(/trivy-linux-arm64\.json$/),
+    });
+    const reports = json<Record<string, { json: string }>>(r.outputs.reports);
+    expect(Object.keys(reports).sort()).toEqual([...PLATFORMS].sort());
+    expect(reports['linux/arm64']?.json).toBe(scans['linux/arm64']?.report);
     expect(scans['linux/amd64']?.counts).toEqual({ UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 0, CRITICAL: 0 });
     expect(Object.values(scans).every((s) => s.passed)).toBe(true);
     expect(r.outputs.promoted).toBe('[]');
@@ -331,7 +346,11 @@ describe('runPipeline: the vulnerability gate', () => {
     expect(r.outputs.digest).toBeUndefined();
     const scans = json<Record<string, { passed: boolean; findings: { id: string; severity: string }[] }>>(r.outputs['scan-results']);
     expect(scans['linux/arm64']?.passed).toBe(false);
-    expect(scans['linux/arm64']?.findings).toEqual([expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', severity: 'HIGH' })]);
+    expect(scans['linux/arm64']?.findings).toEqual([
+      expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', severity: 'HIGH', blocking: true }),
+      expect.objectContaining({ id: 'CVE-2099-10002', blocking: false }),
+      expect.objectContaining({ id: 'CVE-2099-10003', blocking: false }),
+    ]);
     expect(scans['linux/amd64']?.passed).toBe(true);
     expect(scans['linux/arm/v7']?.passed).toBe(true);
 
@@ -360,10 +379,10 @@ describe('runPipeline: the vulnerability gate', () => {
     const err = await rejection(runPipeline(inputs(), r.deps));
 
     expect(err).toBeInstanceOf(PipelineError);
-    expect(err.message).toContain('trivy could not download its vulnerability DB');
+    expect(err.message).toContain("could not get trivy's vulnerability DB from trivy's default");
     expect(err.message).toContain('failed to download vulnerability DB: OCI repository error');
     // One DB for the run: the same failure, named once for every platform.
-    expect(err.message.startsWith(`${PLATFORMS.join(', ')}: scan failed: trivy could not download its vulnerability DB`)).toBe(true);
+    expect(err.message.startsWith(`${PLATFORMS.join(', ')}: scan failed: could not get trivy's vulnerability DB`)).toBe(true);
     expect(r.tools.callsOf(FAKE_TRIVY, 'image', '--download-db-only')).toHaveLength(1);
     expect(r.tools.scans()).toEqual([]);
     expectNothingCreated(r);

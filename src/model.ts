@@ -80,9 +80,14 @@ export interface Inputs {
   scanners: string[];
   trivyVersion: string;
   trivyBaseUrl: string;
-  trivyDbRepository: string;
+  /** Tried in order, one after another on failure; empty: trivy's defaults. */
+  trivyDbRepositories: string[];
+  /** The same for the Java DB (fetched only when an image has JAR files). */
+  trivyJavaDbRepositories: string[];
   trivyCacheDir: string;
   sarif: string;
+  /** Push each platform's CycloneDX SBOM as an OCI referrer of its manifest (files only when not pushing). */
+  sbomAttach: boolean;
   // promote
   promoteTo: string[];
   registryAuth: RegistryAuth[];

@@ -16,9 +16,11 @@ export type ScanInputs = Pick<
   | 'scanners'
   | 'trivyVersion'
   | 'trivyBaseUrl'
-  | 'trivyDbRepository'
+  | 'trivyDbRepositories'
+  | 'trivyJavaDbRepositories'
   | 'trivyCacheDir'
   | 'sarif'
+  | 'sbomAttach'
 >;
 
 const SEVERITIES: Severity[] = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
@@ -47,14 +49,14 @@ export function parseScanInputs(r: InputReader, env: InputEnv): ScanInputs {
   const scanners = parseScanners(r.list('scanners'), r.read('scanners'));
   const trivyVersion = parseVersion('trivy-version', r.line('trivy-version'), '');
   const trivyBaseUrl = parseHttpUrl('trivy-base-url', r.line('trivy-base-url'));
-  const trivyDbRepository = r.line('trivy-db-repository');
-  if (trivyDbRepository !== '') {
-    tryOr('trivy-db-repository', () => parseReference(trivyDbRepository), `${q(trivyDbRepository)} is not a valid image reference: `);
-  }
+  const trivyDbRepositories = parseRepositoryList(r, 'trivy-db-repository');
+  const trivyJavaDbRepositories = parseRepositoryList(r, 'trivy-java-db-repository');
   const trivyCacheDir = r.line('trivy-cache-dir');
   const sarif = r.line('sarif');
   if (sarif !== '' && !scan) fail('sarif', `${q(sarif)} is set but scan is false, so there is nothing to write`);
   if (sarif !== '' && env.exists(sarif) && !env.isDirectory(sarif)) fail('sarif', `${q(sarif)} exists and is not a directory`);
+  const sbomAttach = r.bool('sbom-attach');
+  if (sbomAttach && !scan) fail('sbom-attach', 'is true but scan is false; the SBOM is made from the scan');
 
   return {
     scan,
@@ -65,10 +67,23 @@ export function parseScanInputs(r: InputReader, env: InputEnv): ScanInputs {
     scanners,
     trivyVersion,
     trivyBaseUrl,
-    trivyDbRepository,
+    trivyDbRepositories,
+    trivyJavaDbRepositories,
     trivyCacheDir,
     sarif,
+    sbomAttach,
   };
+}
+
+/** An ordered mirror list: one image reference per line (or comma), each checked, no repeats. */
+function parseRepositoryList(r: InputReader, name: string): string[] {
+  const list: string[] = [];
+  for (const item of r.list(name)) {
+    tryOr(name, () => parseReference(item), `${q(item)} is not a valid image reference: `);
+    if (list.includes(item)) fail(name, `${q(item)} is listed twice`);
+    list.push(item);
+  }
+  return list;
 }
 
 function parseSeverity(items: string[], raw: string): Severity[] {

@@ -12,6 +12,7 @@ import { composeLocalManifestList, createManifestList } from './index-list.js';
 import { checkRegistries, tagAndPromote } from './promote.js';
 import { prepareQemu } from './qemu.js';
 import { createScanner, gateError, scanQueue } from './scan.js';
+import { attachSboms } from './sbom.js';
 import type { Runtime } from './runtime.js';
 
 /** Thrown after the summary is written, so the job fails with this message. */
@@ -31,7 +32,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
   // platform's scan starts as soon as its build is done.
   const scans = inputs.scan ? scanQueue(createScanner(exec, inputs, rt)) : undefined;
   const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
-  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '' };
+  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '', dbSources: {} };
 
   const report: RunReport = {
     image: inputs.image,
@@ -45,6 +46,8 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     failOn: inputs.failOn,
     tags: inputs.tags,
     promoted: [],
+    dbSources: scanned.dbSources,
+    sboms: [],
   };
   const finish = async (): Promise<RunReport> => {
     for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
@@ -66,6 +69,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
       report.digest = local.digest;
       return await finish();
     }
+    if (inputs.sbomAttach) report.sboms = await log.group('SBOM', () => attachSboms(registry, inputs.image, built.builds, scanned.scans, log));
     const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
     report.digest = index.digest;
     report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
