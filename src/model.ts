@@ -91,6 +91,8 @@ export interface Inputs {
   // promote
   promoteTo: string[];
   registryAuth: RegistryAuth[];
+  /** Seconds a registry request may go without a byte flowing before it is aborted as stalled. */
+  registryTimeout: number;
   platformTags: string;
 }
 

@@ -8,7 +8,7 @@ import type { Inputs, Platform, RegistryAuth } from '../model.js';
 import { fail } from './error.js';
 import { parseRef, q, type InputReader } from './values.js';
 
-export type PromoteInputs = Pick<Inputs, 'promoteTo' | 'registryAuth' | 'platformTags'>;
+export type PromoteInputs = Pick<Inputs, 'promoteTo' | 'registryAuth' | 'platformTags' | 'registryTimeout'>;
 
 const AUTH_KEYS = ['registry', 'username', 'password'];
 
@@ -18,7 +18,15 @@ export function parsePromoteInputs(r: InputReader, parsed: Pick<Inputs, 'tags' |
   const registryAuth = parseRegistryAuth(r.read('registry-auth'));
   const platformTags = r.line('platform-tags');
   if (platformTags !== '') checkPlatformTags(platformTags, [...parsed.tags, ...promoteTo], parsed.platforms);
-  return { promoteTo, registryAuth, platformTags };
+  return { promoteTo, registryAuth, platformTags, registryTimeout: parseTimeout(r.line('registry-timeout')) };
+}
+
+/** Whole seconds, 1 to 3600: how long a registry request may go without a byte before it is aborted. */
+function parseTimeout(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3600) {
+    fail('registry-timeout', `${q(value)} is not a number of seconds from 1 to 3600`);
+  }
+  return Number(value);
 }
 
 function parsePromoteTo(items: string[], tags: string[], push: boolean): string[] {

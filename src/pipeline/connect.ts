@@ -11,16 +11,19 @@ export interface Connections {
   registry: RegistryClient;
 }
 
-export function connect(inputs: Pick<Inputs, 'registryAuth'>, rt: Runtime): Connections {
+export function connect(inputs: Pick<Inputs, 'registryAuth' | 'registryTimeout'>, rt: Runtime): Connections {
   const userDir = dockerConfigDir(rt.env);
   const runConfig = inputs.registryAuth.length ? writeDockerConfig(rt.tempDir, inputs.registryAuth, userDir, rt.env.BUILDX_CONFIG) : undefined;
   for (const w of runConfig?.warnings ?? []) rt.log.warning(w);
   const env = runConfig?.env ?? {};
-  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+  const signal = rt.signal;
+  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env }, ...(signal ? { signal } : {}) });
   const registry = new RegistryClient({
     auths: [...inputs.registryAuth, ...readDockerConfigAuths(userDir)],
     mask: rt.mask,
     log: (m) => rt.log.info(m),
+    timeoutSeconds: inputs.registryTimeout,
+    ...(signal ? { signal } : {}),
     ...(rt.fetchImpl ? { fetchImpl: rt.fetchImpl } : {}),
   });
   return { exec, registry };
