@@ -74,6 +74,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     promoteTo: [],
     registryAuth: [],
     platformTags: '',
+    registryTimeout: 60,
     ...over,
   };
 }

@@ -36,6 +36,8 @@ export interface HostOptions {
   auth?: { scheme: 'basic' | 'bearer'; username: string; password: string };
   /** Serve the OCI 1.1 referrers API (else it answers 404, as registries without it do). */
   referrersApi?: boolean;
+  /** DELETE of a tag deletes the tag (else it is refused with 400, as distribution 2.x does). */
+  tagDelete?: boolean;
 }
 
 /** What the next matching requests get instead of an answer. */
@@ -256,6 +258,8 @@ export class MemoryRegistry {
         return this.uploadRoute(h, repo, route.repository, route.reference, url, method, headers, body);
       case 'referrers':
         return this.referrersRoute(h, repo, route.reference, method);
+      case 'tags':
+        return json(200, { name: route.repository, tags: [...repo.tags.keys()].sort() });
     }
   }
 
@@ -286,6 +290,16 @@ export class MemoryRegistry {
       repo.manifests.add(digest);
       if (!byDigest) repo.tags.set(reference, digest);
       return new Response(null, { status: 201, headers: { 'Docker-Content-Digest': digest, Location: `/v2/${repository}/manifests/${digest}` } });
+    }
+    if (method === 'DELETE') {
+      if (!byDigest) {
+        if (!h.opts.tagDelete) return fail(400, 'DIGEST_INVALID');
+        return repo.tags.delete(reference) ? new Response(null, { status: 202 }) : fail(404, 'MANIFEST_UNKNOWN');
+      }
+      // By digest: the manifest leaves the repository with every tag that points at it.
+      if (!repo.manifests.delete(reference)) return fail(404, 'MANIFEST_UNKNOWN');
+      for (const [t, d] of repo.tags) if (d === reference) repo.tags.delete(t);
+      return new Response(null, { status: 202 });
     }
     if (method !== 'GET' && method !== 'HEAD') return fail(405, 'UNSUPPORTED');
     const digest = byDigest ? (repo.manifests.has(reference) ? reference : undefined) : repo.tags.get(reference);
@@ -467,10 +481,12 @@ function stallUntilAborted(signal: AbortSignal | null | undefined, onAbort: () =
   });
 }
 
-type Route = { kind: 'base' } | { kind: 'manifests' | 'blobs' | 'referrers' | 'uploads'; repository: string; reference: string };
+type Route = { kind: 'base' } | { kind: 'manifests' | 'blobs' | 'referrers' | 'uploads' | 'tags'; repository: string; reference: string };
 
 function routeOf(path: string): Route | undefined {
   if (path === '/v2/') return { kind: 'base' };
+  const tags = /^\/v2\/(.+)\/tags\/list$/.exec(path);
+  if (tags) return { kind: 'tags', repository: tags[1] ?? '', reference: '' };
   const upload = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/.exec(path);
   if (upload) return { kind: 'uploads', repository: upload[1] ?? '', reference: upload[2] ?? '' };
   const m = /^\/v2\/(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(path);

@@ -51,6 +51,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     sboms: [],
   };
   const finish = async (): Promise<RunReport> => {
+    log.info(`registry retries used: ${registry.budget.used} of ${registry.budget.limit}`);
     for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
     await rt.writeSummary(renderSummary(report));
     return report;

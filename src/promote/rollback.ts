@@ -44,10 +44,11 @@ export async function rollbackTags(
       if (u.previous) {
         await client.putManifest(u.repo, u.tag, u.previous);
         ledger.rolledBack(u.ref, `restored to ${u.previous.digest}`);
-      } else if ((await client.deleteManifest(u.repo, u.tag)) === 'deleted') {
-        ledger.rolledBack(u.ref, 'deleted');
       } else {
-        byDigest.push(u);
+        const outcome = await client.deleteManifest(u.repo, u.tag);
+        if (outcome === 'deleted') ledger.rolledBack(u.ref, 'deleted');
+        // 'absent': the failed write never landed; the ledger has it as not written.
+        if (outcome === 'unsupported') byDigest.push(u);
       }
     } catch (err) {
       warn(`could not undo ${u.ref}: ${errorMessage(err)}`);
@@ -59,6 +60,12 @@ export async function rollbackTags(
   const order = [...byDigest].sort((a, b) => Number(b.isIndex) - Number(a.isIndex));
   for (const u of order) {
     try {
+      const now = await client.resolve(u.repo, u.tag);
+      if (now === undefined) continue; // the failed write never landed
+      if (now !== u.digest) {
+        warn(`${u.ref} left in place: another writer moved it to ${now}`);
+        continue;
+      }
       const keep = await neededElsewhere(client, u, byDigest);
       if (keep) {
         warn(`${u.ref} left in place: ${keep}`);

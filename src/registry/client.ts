@@ -213,11 +213,12 @@ export class RegistryClient {
   }
 
   /**
-   * Deletes a tag or a manifest by digest. 'unsupported' when the registry
-   * does not delete that kind of reference (distribution 2.x deletes
-   * manifests by digest only; a tag DELETE is answered 400/404/405).
+   * Deletes a tag or a manifest by digest. 'absent' when there is no such
+   * reference (404); 'unsupported' when the registry does not delete that
+   * kind of reference (distribution 2.x deletes manifests by digest only and
+   * answers a tag DELETE with 400; others with 405).
    */
-  async deleteManifest(repo: Repo, reference: string): Promise<'deleted' | 'unsupported'> {
+  async deleteManifest(repo: Repo, reference: string): Promise<'deleted' | 'absent' | 'unsupported'> {
     const res = await this.exchange({
       repo,
       actions: 'pull,push,delete',
@@ -226,6 +227,7 @@ export class RegistryClient {
       what: `delete ${repo.registry}/${repo.repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`,
       accept: [400, 404, 405],
     });
+    if (res.status === 404) return 'absent';
     return res.status === 202 || res.status === 200 ? 'deleted' : 'unsupported';
   }
 

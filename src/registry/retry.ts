@@ -22,10 +22,7 @@ export const DEFAULT_TIMEOUT_SECONDS = 60;
  * What one attempt ended with: an HTTP status (with Retry-After), a network
  * error code, or a stall (no bytes for `seconds`, in `request`).
  */
-export type Outcome =
-  | { status: number; retryAfter?: string | null }
-  | { networkError: string }
-  | { stalled: number; request: string };
+export type Outcome = { status: number; retryAfter?: string | null } | { networkError: string } | { stalled: number; request: string };
 
 /**
  * Network errors that are worth another try: resets, refused while
