@@ -24,6 +24,8 @@ const need = (name) => {
 };
 const RUNS = Number(env.CAMPAIGN_RUNS ?? 20);
 const RATE = Number(env.CAMPAIGN_RATE ?? 0.2);
+/** The rate on registry A alone (default: RATE); 0 puts faults on the promotion path to B only. */
+const RATE_A = Number(env.CAMPAIGN_RATE_A ?? RATE);
 const FIRST_SEED = Number(env.CAMPAIGN_FIRST_SEED ?? 1);
 const PR = env.CAMPAIGN_PR === '1';
 const A = need('TESTBED_REGISTRY');
@@ -65,8 +67,8 @@ function portFree(port) {
 }
 
 /** Starts one proxy on `port` (0: any); resolves with its address, log reader and stop(). */
-function startProxy(upstream, port, seed, logFile) {
-  const args = [PROXY, '--upstream', upstream, '--listen', `127.0.0.1:${port}`, '--seed', String(seed), '--rate', String(RATE)];
+function startProxy(upstream, port, seed, logFile, rate = RATE) {
+  const args = [PROXY, '--upstream', upstream, '--listen', `127.0.0.1:${port}`, '--seed', String(seed), '--rate', String(rate)];
   args.push('--faults', 'all', '--kinds', 'all', '--max-requests', '20000', '--max-seconds', '900', '--stall-seconds', '8', '--log', logFile);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -99,7 +101,7 @@ async function reservedProxy(upstream, seed, logFile) {
   for (const port of [...PORTS.slice(2), ...PORTS.slice(0, 2)]) {
     if (!(await portFree(port))) continue;
     try {
-      return await startProxy(upstream, port, seed, logFile);
+      return await startProxy(upstream, port, seed, logFile, RATE_A);
     } catch {
       // taken meanwhile: the next one
     }
@@ -194,6 +196,6 @@ const broken = results.filter((r) => r.verdict === 'BROKEN').length;
 const retries = results.map((r) => r.retries);
 console.log(
   `fault campaign${PR ? ' (PR mode)' : ''}: ${ok} of ${RUNS} runs succeeded, ${clean} failed cleanly, ${broken} broke the promise; ` +
-    `rate ${RATE}; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)} (budget 100 per run, 5 attempts per request)`,
+    `rate ${RATE_A} on A, ${RATE} on B; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)} (budget 100 per run, 5 attempts per request)`,
 );
 process.exit(broken ? 1 : 0);
