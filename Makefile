@@ -49,8 +49,16 @@ e2e: node_modules testbed-up
 	mkdir -p $(RESULTS)
 	source .testbed/env && npm run test:e2e -- --json --outputFile=$(RESULTS)/e2e.json
 
-test: node_modules testbed-up lint actionlint check-dist check-docs unit e2e
+test: node_modules testbed-up lint actionlint check-dist check-docs unit e2e campaign
 	@node scripts/test-summary.mjs $(RESULTS)/unit.json $(RESULTS)/e2e.json
+
+# The fault campaign (scripts/fault-campaign.mjs) in its short form: 5 runs of
+# build + scan + promote at 20% faults; prints how many succeeded. The long
+# form is `CAMPAIGN_RUNS=20 make campaign`.
+CAMPAIGN_RUNS ?= 5
+campaign: node_modules testbed-up build
+	mkdir -p $(RESULTS)
+	source .testbed/env && CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) node scripts/fault-campaign.mjs | tee $(RESULTS)/campaign.txt
 
 # actionlint (pinned in testbed/versions.env, built once into the test bed's
 # cache) with Debian's shellcheck for run: scripts, on every workflow file.

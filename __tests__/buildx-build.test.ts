@@ -76,6 +76,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     registryAuth: [],
     platformTags: '',
     githubToken: '',
+    registryTimeout: 60,
     ...over,
   };
 }

@@ -89,6 +89,7 @@ describe('parseInputs: defaults', () => {
       registryAuth: [],
       platformTags: '',
       githubToken: '',
+      registryTimeout: 60,
     };
     expect(parseWith(IMAGE)).toEqual(expected);
   });
@@ -460,6 +461,9 @@ describe('parseInputs: bad inputs', () => {
     ['platform-tags', '"{arch}"', { tags: '1.0', 'platform-tags': '{arch}' }],
     ['platform-tags', '"1.0-arm"', { tags: '1.0', platforms: 'linux/arm/v6,linux/arm/v7', 'platform-tags': '{tag}-{arch}' }],
     ['platform-tags', '"1.0/amd64"', { tags: '1.0', platforms: 'linux/amd64', 'platform-tags': '{tag}/{arch}' }],
+    ['registry-timeout', '"0"', { 'registry-timeout': '0' }],
+    ['registry-timeout', '"1.5"', { 'registry-timeout': '1.5' }],
+    ['registry-timeout', '"a minute"', { 'registry-timeout': 'a minute' }],
   ];
 
   it('covers at least 25 bad inputs', () => {

@@ -29,4 +29,12 @@ export interface RunOptions {
 
 export declare function parseCommandFile(text: string): Record<string, string>;
 export declare function runAction(inputs: Record<string, string>, opts?: RunOptions): ActionRun;
+
+export interface AsyncRunOptions extends RunOptions {
+  /** A regular expression (multiline): main is signalled as soon as its output matches it. */
+  signalWhen?: string;
+  signal?: NodeJS.Signals;
+}
+/** Main runs in the background and may be signalled; `signalledAt` is seconds after the start, when it was. */
+export declare function runActionAsync(inputs: Record<string, string>, opts?: AsyncRunOptions): Promise<ActionRun & { signalledAt?: number }>;
 export declare function errorLines(run: ActionRun): string[];

@@ -2,7 +2,7 @@
 // GitHub runner does (inputs as INPUT_* variables, GITHUB_OUTPUT, GITHUB_STATE,
 // GITHUB_STEP_SUMMARY), then dist/post with the saved state, and returns what
 // it wrote. Used by the e2e suite (e2e/harness.ts) and by `make demo`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,7 +36,7 @@ function inputEnv(inputs) {
   return env;
 }
 
-export function runAction(inputs, opts = {}) {
+function prepare(inputs, opts) {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'action-run-'));
   const files = {
     GITHUB_OUTPUT: path.join(workDir, 'output'),
@@ -62,16 +62,13 @@ export function runAction(inputs, opts = {}) {
     ...inputEnv(inputs),
     ...opts.env,
   };
+  return { workDir, files, cwd, env };
+}
+
+/** Runs post with main's saved state and gathers what the run wrote. */
+function finishRun(ctx, opts, main, seconds, extra = {}) {
+  const { files, cwd, env, workDir } = ctx;
   const stdio = opts.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'pipe';
-  const started = Date.now();
-  const main = spawnSync(process.execPath, [path.join(ROOT, 'dist/main/index.js')], {
-    cwd,
-    env,
-    encoding: 'utf8',
-    stdio,
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const seconds = (Date.now() - started) / 1000;
   const state = parseCommandFile(fs.readFileSync(files.GITHUB_STATE, 'utf8'));
   let post = { exitCode: 0, stdout: '', stderr: '' };
   if (!opts.skipPost) {
@@ -100,7 +97,54 @@ export function runAction(inputs, opts = {}) {
     post,
     seconds,
     workDir,
+    ...extra,
   };
+}
+
+export function runAction(inputs, opts = {}) {
+  const ctx = prepare(inputs, opts);
+  const stdio = opts.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'pipe';
+  const started = Date.now();
+  const main = spawnSync(process.execPath, [path.join(ROOT, 'dist/main/index.js')], {
+    cwd: ctx.cwd,
+    env: ctx.env,
+    encoding: 'utf8',
+    stdio,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return finishRun(ctx, opts, main, (Date.now() - started) / 1000);
+}
+
+/**
+ * Like runAction, but main runs in the background: as soon as a line of its
+ * output matches `opts.signalWhen`, main is sent `opts.signal` (SIGTERM by
+ * default, as the runner does on cancel); then post runs as the runner's does.
+ * The result also says whether and when the signal was sent.
+ */
+export function runActionAsync(inputs, opts = {}) {
+  const ctx = prepare(inputs, opts);
+  const started = Date.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main/index.js')], { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let signalledAt;
+  const check = () => {
+    if (signalledAt === undefined && opts.signalWhen && new RegExp(opts.signalWhen, 'm').test(stdout)) {
+      signalledAt = (Date.now() - started) / 1000;
+      child.kill(opts.signal ?? 'SIGTERM');
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    stdout += d;
+    check();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  return new Promise((resolve) => {
+    child.on('close', (code, sig) => {
+      const main = { status: code ?? (sig ? 128 : -1), stdout, stderr };
+      resolve(finishRun(ctx, opts, main, (Date.now() - started) / 1000, { signalledAt }));
+    });
+  });
 }
 
 /** The error line(s) the action printed with core.setFailed (`::error::...`). */

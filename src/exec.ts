@@ -1,7 +1,8 @@
 // The one exec seam: every docker, buildx, trivy (and any other) process the
 // action starts goes through `Exec`. Failure is decided by the exit code alone;
 // stderr only feeds the error message.
-import * as actionsExec from '@actions/exec';
+import { spawn } from 'node:child_process';
+import { CancelledError } from './util/cancel.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -18,6 +19,8 @@ export interface ExecOptions {
   silent?: boolean;
   /** Return a non-zero result instead of throwing. */
   allowFailure?: boolean;
+  /** When it aborts, the process is sent SIGTERM (SIGKILL 5 s later) and the call fails as cancelled. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -54,24 +57,68 @@ export function lastLines(text: string, count: number): string {
   return lines.slice(-count).join('\n');
 }
 
-/** The real seam, backed by @actions/exec. */
-export const execCommand: Exec = async (command, args, options = {}) => {
-  const env = options.env ? mergedEnv(options.env) : undefined;
-  const onLine = options.onLine;
-  const result = await actionsExec.getExecOutput(command, [...args], {
-    cwd: options.cwd,
-    env,
-    input: options.input === undefined ? undefined : Buffer.from(options.input),
-    silent: options.silent === true || onLine !== undefined,
-    ignoreReturnCode: true,
-    listeners: onLine ? { stdline: onLine, errline: onLine } : undefined,
-  });
-  if (result.exitCode !== 0 && !options.allowFailure) {
-    throw new CommandError(command, args, result.exitCode, result.stderr || result.stdout);
-  }
-  return result;
-};
+/** How long a cancelled process gets between SIGTERM and SIGKILL. */
+const KILL_AFTER_MS = 5000;
 
+/**
+ * The real seam: spawns the process (no shell), echoes `[command]...` and its
+ * output as @actions/exec does unless silent or fed to onLine, and on
+ * `signal` sends it SIGTERM (SIGKILL after 5 s) and fails as cancelled.
+ */
+export const execCommand: Exec = (command, args, options = {}) =>
+  new Promise((resolve, reject) => {
+    const { signal, onLine } = options;
+    if (signal?.aborted) return reject(new CancelledError(`${command} was not started`));
+    const quiet = options.silent === true || onLine !== undefined;
+    if (!options.silent) process.stdout.write(`[command]${[command, ...args].join(' ')}\n`);
+    const child = spawn(command, [...args], {
+      cwd: options.cwd,
+      env: options.env ? mergedEnv(options.env) : process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const lines = { out: '', err: '' };
+    const feed = (which: 'out' | 'err', chunk: string, flush = false): void => {
+      if (!onLine) return;
+      lines[which] += chunk;
+      const parts = lines[which].split(/\r?\n/);
+      lines[which] = flush ? '' : (parts.pop() ?? '');
+      for (const l of parts) if (!flush || l !== '') onLine(l);
+    };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (!quiet) process.stdout.write(d);
+      feed('out', d);
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (!quiet) process.stderr.write(d);
+      feed('err', d);
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => {
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      feed('out', '', true);
+      feed('err', '', true);
+      if (signal?.aborted) return reject(new CancelledError(`${command} ${args.slice(0, 2).join(' ')} was stopped`));
+      const exitCode = code ?? (sig ? 128 : 1);
+      if (exitCode !== 0 && !options.allowFailure) return reject(new CommandError(command, args, exitCode, stderr || stdout));
+      resolve({ exitCode, stdout, stderr });
+    });
+  });
 function mergedEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;

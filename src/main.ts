@@ -36,6 +36,16 @@ export async function main(): Promise<void> {
   }
   const tempDir = fs.mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'multiarch-'));
   const info = (m: string): void => core.info(m);
+  // The runner cancels a job with SIGINT, then SIGTERM: either aborts the run's
+  // signal, which stops in-flight requests and processes; no tag is written after.
+  const cancel = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (cancel.signal.aborted) return;
+    core.warning(`${name} received: cancelling the run (in-flight work is stopped; nothing more is tagged or promoted)`);
+    cancel.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const rt: Runtime = {
     exec: execCommand,
     log: actionsLogger,
@@ -53,12 +63,15 @@ export async function main(): Promise<void> {
     },
     saveState,
     mask: (s) => core.setSecret(s),
+    signal: cancel.signal,
   };
   try {
     await runPipeline(inputs, rt);
   } catch (err) {
     core.setFailed(errorMessage(err));
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     // Credentials never outlive the main step; post removes the rest.
     fs.rmSync(path.join(tempDir, 'docker-config'), { recursive: true, force: true });
   }

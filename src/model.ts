@@ -93,6 +93,8 @@ export interface Inputs {
   // promote
   promoteTo: string[];
   registryAuth: RegistryAuth[];
+  /** Seconds a registry request may go without a byte flowing before it is aborted as stalled. */
+  registryTimeout: number;
   platformTags: string;
   /** Pushes to ghcr.io when neither registry-auth nor the docker config has credentials for it. */
   githubToken: string;

@@ -2,6 +2,7 @@
 // list, its tags and where it was promoted. Rendering is pure; main writes it.
 import { blockingFindings, type PlatformScan } from './scan/gate.js';
 import type { PlatformBuild, Severity } from './model.js';
+import { describeWrites, type WriteReport } from './promote/ledger.js';
 
 export interface PromotionRow {
   ref: string;
@@ -27,6 +28,8 @@ export interface RunReport {
   stoppedBecause?: string;
   /** Which repository served each trivy DB the run fetched. */
   dbSources?: { vulnerability?: string; java?: string };
+  /** What the tag & promote phase wrote, did not write and undid. */
+  writes?: WriteReport;
   /** SBOM referrers pushed, per platform. */
   sboms?: { platform: string; digest: string }[];
 }
@@ -104,8 +107,11 @@ export function renderSummary(r: RunReport): string {
   if (r.digest) {
     out.push(`**Manifest list** ${r.pushed ? '' : '(not pushed; the digest a push would produce) '}\`${r.digest}\``, '');
     if (r.tags.length) out.push('Tags:', '', ...r.tags.map((t) => `- \`${t}\``), '');
+  } else if (r.stoppedBecause && r.writes?.wrote.length) {
+    out.push(`Tag & promote failed: ${r.stoppedBecause}`, '', `Left written (could not be undone): ${describeWrites(r.writes)}`, '');
   } else if (r.stoppedBecause) {
     out.push(`Nothing was tagged or promoted: ${r.stoppedBecause}`, '');
+    if (r.writes && (r.writes.rolledBack.length || r.writes.notWritten.length)) out.push(describeWrites(r.writes), '');
   }
   if (r.promoted.length) {
     out.push(

@@ -36,10 +36,17 @@ export interface HostOptions {
   auth?: { scheme: 'basic' | 'bearer'; username: string; password: string };
   /** Serve the OCI 1.1 referrers API (else it answers 404, as registries without it do). */
   referrersApi?: boolean;
+  /** DELETE of a tag deletes the tag (else it is refused with 400, as distribution 2.x does). */
+  tagDelete?: boolean;
 }
 
 /** What the next matching requests get instead of an answer. */
-export type Fault = { status: number; retryAfter?: string } | { networkError: string };
+/**
+ * An injected fault: an error answer, a network error before the head, the
+ * real answer cut off after its head and a few bytes of body (what undici
+ * reports as `terminated`), or a request that stalls until it is aborted.
+ */
+export type Fault = { status: number; retryAfter?: string } | { networkError: string } | { truncate: true } | { stall: true };
 
 export interface RecordedRequest {
   method: string;
@@ -218,14 +225,18 @@ export class MemoryRegistry {
       this.requests.push({ method, host: url.host, path: url.pathname, query: url.search.replace(/^\?/, ''), status });
     };
     let res: Response;
+    let fault: Fault | undefined;
     try {
-      res = this.faultAnswer(url, method) ?? (url.host === TOKEN_HOST ? this.token(url, headers) : this.serve(url, method, headers, body));
+      fault = this.takeFault(url, method);
+      if (fault && 'stall' in fault) return await stallUntilAborted(init.signal, () => record(0));
+      const injected = fault && !('truncate' in fault) ? faultResponse(fault) : undefined;
+      res = injected ?? (url.host === TOKEN_HOST ? this.token(url, headers) : this.serve(url, method, headers, body));
     } catch (err) {
       record(0);
       throw err;
     }
     record(res.status);
-    return res;
+    return fault && 'truncate' in fault ? truncated(res) : res;
   };
 
   private serve(url: URL, method: string, headers: Headers, body: Buffer | undefined): Response {
@@ -247,6 +258,8 @@ export class MemoryRegistry {
         return this.uploadRoute(h, repo, route.repository, route.reference, url, method, headers, body);
       case 'referrers':
         return this.referrersRoute(h, repo, route.reference, method);
+      case 'tags':
+        return json(200, { name: route.repository, tags: [...repo.tags.keys()].sort() });
     }
   }
 
@@ -277,6 +290,16 @@ export class MemoryRegistry {
       repo.manifests.add(digest);
       if (!byDigest) repo.tags.set(reference, digest);
       return new Response(null, { status: 201, headers: { 'Docker-Content-Digest': digest, Location: `/v2/${repository}/manifests/${digest}` } });
+    }
+    if (method === 'DELETE') {
+      if (!byDigest) {
+        if (!h.opts.tagDelete) return fail(400, 'DIGEST_INVALID');
+        return repo.tags.delete(reference) ? new Response(null, { status: 202 }) : fail(404, 'MANIFEST_UNKNOWN');
+      }
+      // By digest: the manifest leaves the repository with every tag that points at it.
+      if (!repo.manifests.delete(reference)) return fail(404, 'MANIFEST_UNKNOWN');
+      for (const [t, d] of repo.tags) if (d === reference) repo.tags.delete(t);
+      return new Response(null, { status: 202 });
     }
     if (method !== 'GET' && method !== 'HEAD') return fail(405, 'UNSUPPORTED');
     const digest = byDigest ? (repo.manifests.has(reference) ? reference : undefined) : repo.tags.get(reference);
@@ -413,21 +436,57 @@ export class MemoryRegistry {
     return created;
   }
 
-  /** The injected fault this request meets, if any: an error answer, or a thrown network error. */
-  private faultAnswer(url: URL, method: string): Response | undefined {
+  /** The injected fault this request meets, if any (taken: its count goes down). */
+  private takeFault(url: URL, method: string): Fault | undefined {
     const rule = this.faults.get(url.host)?.find((r) => r.times > 0 && (!r.method || r.method === method) && (!r.path || r.path.test(url.pathname)));
     if (!rule) return undefined;
     rule.times--;
-    const f = rule.fault;
-    if ('networkError' in f) throw networkError(f.networkError);
-    return fail(f.status, f.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', f.retryAfter ? { 'Retry-After': f.retryAfter } : {});
+    return rule.fault;
   }
 }
 
-type Route = { kind: 'base' } | { kind: 'manifests' | 'blobs' | 'referrers' | 'uploads'; repository: string; reference: string };
+/** An error answer, or a thrown network error. */
+function faultResponse(f: Fault): Response | undefined {
+  if ('networkError' in f) throw networkError(f.networkError);
+  if (!('status' in f)) return undefined;
+  return fail(f.status, f.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', f.retryAfter ? { 'Retry-After': f.retryAfter } : {});
+}
+
+/** The answer's head, then its body cut after at most 4 bytes, as undici reports a closed connection. */
+function truncated(res: Response): Response {
+  const whole = res.body;
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      if (!sent && whole) {
+        sent = true;
+        const first = await whole.getReader().read();
+        if (first.value) ctl.enqueue(first.value.slice(0, 4));
+        return;
+      }
+      ctl.error(new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }));
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+}
+
+/** Never answers; rejects (as fetch does) when the request's signal aborts. */
+function stallUntilAborted(signal: AbortSignal | null | undefined, onAbort: () => void): Promise<Response> {
+  return new Promise((_, reject) => {
+    if (!signal) return; // a client without a timeout would hang here: the test times out
+    signal.addEventListener('abort', () => {
+      onAbort();
+      reject(signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError'));
+    });
+  });
+}
+
+type Route = { kind: 'base' } | { kind: 'manifests' | 'blobs' | 'referrers' | 'uploads' | 'tags'; repository: string; reference: string };
 
 function routeOf(path: string): Route | undefined {
   if (path === '/v2/') return { kind: 'base' };
+  const tags = /^\/v2\/(.+)\/tags\/list$/.exec(path);
+  if (tags) return { kind: 'tags', repository: tags[1] ?? '', reference: '' };
   const upload = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/.exec(path);
   if (upload) return { kind: 'uploads', repository: upload[1] ?? '', reference: upload[2] ?? '' };
   const m = /^\/v2\/(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(path);

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5697);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7443);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .post */ .b)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5697:
+/***/ 7443:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30900,14 +30900,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -30927,8 +30927,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -31341,10 +31341,45 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/util/cancel.ts
+// Cancellation: main turns SIGTERM/SIGINT into an aborted AbortSignal; every
+// long wait (registry requests, back-off sleeps, child processes) watches it,
+// and no phase starts (no tag is written) once it is aborted.
+/** Thrown when work stops because the run was cancelled. */
+class CancelledError extends Error {
+    constructor(what) {
+        super(`cancelled: ${what}`);
+        this.name = 'CancelledError';
+    }
+}
+function throwIfCancelled(signal, what) {
+    if (signal?.aborted)
+        throw new CancelledError(what);
+}
+/** Waits `ms`, or rejects with a CancelledError as soon as `signal` aborts. */
+function sleepUnlessCancelled(ms, signal, what) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(new CancelledError(what));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(new CancelledError(what));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/exec.ts
 // The one exec seam: every docker, buildx, trivy (and any other) process the
 // action starts goes through `Exec`. Failure is decided by the exit code alone;
 // stderr only feeds the error message.
+
 
 /** How many trailing stderr lines an error message carries. */
 const TAIL_LINES = 20;
@@ -31371,23 +31406,76 @@ function lastLines(text, count) {
     const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
     return lines.slice(-count).join('\n');
 }
-/** The real seam, backed by @actions/exec. */
-const execCommand = async (command, args, options = {}) => {
-    const env = options.env ? mergedEnv(options.env) : undefined;
-    const onLine = options.onLine;
-    const result = await getExecOutput(command, [...args], {
+/** How long a cancelled process gets between SIGTERM and SIGKILL. */
+const KILL_AFTER_MS = 5000;
+/**
+ * The real seam: spawns the process (no shell), echoes `[command]...` and its
+ * output as @actions/exec does unless silent or fed to onLine, and on
+ * `signal` sends it SIGTERM (SIGKILL after 5 s) and fails as cancelled.
+ */
+const execCommand = (command, args, options = {}) => new Promise((resolve, reject) => {
+    const { signal, onLine } = options;
+    if (signal?.aborted)
+        return reject(new CancelledError(`${command} was not started`));
+    const quiet = options.silent === true || onLine !== undefined;
+    if (!options.silent)
+        process.stdout.write(`[command]${[command, ...args].join(' ')}\n`);
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command, [...args], {
         cwd: options.cwd,
-        env,
-        input: options.input === undefined ? undefined : Buffer.from(options.input),
-        silent: options.silent === true || onLine !== undefined,
-        ignoreReturnCode: true,
-        listeners: onLine ? { stdline: onLine, errline: onLine } : undefined,
+        env: options.env ? mergedEnv(options.env) : process.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
     });
-    if (result.exitCode !== 0 && !options.allowFailure) {
-        throw new CommandError(command, args, result.exitCode, result.stderr || result.stdout);
-    }
-    return result;
-};
+    let stdout = '';
+    let stderr = '';
+    const lines = { out: '', err: '' };
+    const feed = (which, chunk, flush = false) => {
+        if (!onLine)
+            return;
+        lines[which] += chunk;
+        const parts = lines[which].split(/\r?\n/);
+        lines[which] = flush ? '' : (parts.pop() ?? '');
+        for (const l of parts)
+            if (!flush || l !== '')
+                onLine(l);
+    };
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+        stdout += d;
+        if (!quiet)
+            process.stdout.write(d);
+        feed('out', d);
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+        stderr += d;
+        if (!quiet)
+            process.stderr.write(d);
+        feed('err', d);
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+    let killTimer;
+    const onAbort = () => {
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+    });
+    child.on('close', (code, sig) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (killTimer)
+            clearTimeout(killTimer);
+        feed('out', '', true);
+        feed('err', '', true);
+        if (signal?.aborted)
+            return reject(new CancelledError(`${command} ${args.slice(0, 2).join(' ')} was stopped`));
+        const exitCode = code ?? (sig ? 128 : 1);
+        if (exitCode !== 0 && !options.allowFailure)
+            return reject(new CommandError(command, args, exitCode, stderr || stdout));
+        resolve({ exitCode, stdout, stderr });
+    });
+});
 function mergedEnv(extra) {
     const env = {};
     for (const [k, v] of Object.entries(process.env))

@@ -10,7 +10,7 @@ import { fail } from './error.js';
 import { isPullRequestEvent } from './image.js';
 import { lowercaseRepository, parseRef, parseTristate, q, type InputReader } from './values.js';
 
-export type PromoteInputs = Pick<Inputs, 'promoteTo' | 'registryAuth' | 'platformTags' | 'githubToken'>;
+export type PromoteInputs = Pick<Inputs, 'promoteTo' | 'registryAuth' | 'platformTags' | 'githubToken' | 'registryTimeout'>;
 
 const AUTH_KEYS = ['registry', 'username', 'password'];
 
@@ -46,7 +46,15 @@ export function parsePromoteInputs(
   const platformTags = r.line('platform-tags');
   if (platformTags !== '') checkPlatformTags(platformTags, [...parsed.tags, ...listed], parsed.platforms, parsed.push);
   const githubToken = r.line('github-token');
-  return { promoteTo, registryAuth, platformTags, githubToken };
+  return { promoteTo, registryAuth, platformTags, githubToken, registryTimeout: parseTimeout(r.line('registry-timeout')) };
+}
+
+/** Whole seconds, 1 to 3600: how long a registry request may go without a byte before it is aborted. */
+function parseTimeout(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3600) {
+    fail('registry-timeout', `${q(value)} is not a number of seconds from 1 to 3600`);
+  }
+  return Number(value);
 }
 
 /** Docker's config keys of the registries these references are written to. */

@@ -12,7 +12,10 @@ export interface Connections {
   registry: RegistryClient;
 }
 
-export function connect(inputs: Pick<Inputs, 'registryAuth' | 'githubToken' | 'push' | 'image' | 'tags' | 'promoteTo'>, rt: Runtime): Connections {
+export function connect(
+  inputs: Pick<Inputs, 'registryAuth' | 'registryTimeout' | 'githubToken' | 'push' | 'image' | 'tags' | 'promoteTo'>,
+  rt: Runtime,
+): Connections {
   const userDir = dockerConfigDir(rt.env);
   const userAuths = readDockerConfigAuths(userDir);
   // ghcr.io: github-token (GITHUB_TOKEN by default) when nothing else logs in there.
@@ -27,11 +30,14 @@ export function connect(inputs: Pick<Inputs, 'registryAuth' | 'githubToken' | 'p
   const runConfig = auths.length ? writeDockerConfig(rt.tempDir, auths, userDir, rt.env.BUILDX_CONFIG) : undefined;
   for (const w of runConfig?.warnings ?? []) rt.log.warning(w);
   const env = runConfig?.env ?? {};
-  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env } });
+  const signal = rt.signal;
+  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env }, ...(signal ? { signal } : {}) });
   const registry = new RegistryClient({
     auths: [...auths, ...userAuths],
     mask: rt.mask,
     log: (m) => rt.log.info(m),
+    timeoutSeconds: inputs.registryTimeout,
+    ...(signal ? { signal } : {}),
     ...(rt.fetchImpl ? { fetchImpl: rt.fetchImpl } : {}),
   });
   return { exec, registry };

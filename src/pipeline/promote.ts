@@ -4,10 +4,16 @@
 // failure from leaving anything half-done:
 //   1. the whole tree is copied by digest to every target (nothing tagged yet),
 //   2. tags are written (a reference already at the digest is left alone),
-//   3. every reference is resolved again and must give the digest.
+//      each one resolved again right after its write,
+//   3. on any failure, what this run wrote is rolled back (src/promote/rollback.ts)
+//      and the error says what was written, not written and undone.
 // Credentials for every registry were checked before the build (checkRegistries).
 import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
-import { TreeCopier } from '../promote/copy.js';
+import { TreeCopier, childrenOf } from '../promote/copy.js';
+import { WriteLedger, describeWrites, type WriteReport } from '../promote/ledger.js';
+import { rollbackContent, rollbackTags, type TagUndo } from '../promote/rollback.js';
+import { throwIfCancelled } from '../util/cancel.js';
+import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../reference.js';
 import { renderPlatformTag } from '../platform.js';
 import type { Inputs, PlatformBuild } from '../model.js';
@@ -17,6 +23,8 @@ import type { PromotionRow } from '../summary.js';
 export interface PromoteDeps {
   log: Logger;
   registry: RegistryClient;
+  /** The run's cancellation: no tag is written once it is aborted. */
+  signal?: AbortSignal;
 }
 
 /** One reference to point at one digest. */
@@ -80,52 +88,116 @@ function sameRepo(a: Repo, b: Repo): boolean {
   return a.registry === b.registry && a.repository === b.repository;
 }
 
+/** A failed tag & promote phase: the message says what was written, the report carries it for the summary. */
+export class PromotionError extends Error {
+  constructor(
+    message: string,
+    readonly writes: WriteReport,
+    /** The rollback deleted the manifest list from the build repository too. */
+    readonly indexDeleted: boolean,
+  ) {
+    super(message);
+    this.name = 'PromotionError';
+  }
+}
+
+export interface PromotionResult {
+  rows: PromotionRow[];
+  writes: WriteReport;
+}
+
+/**
+ * Copies the tree, writes every tag (each read back right after its write),
+ * and on any failure rolls back what it wrote: a failed run leaves no tag of
+ * its own. Cancellation is honoured before the first tag write.
+ */
 export async function tagAndPromote(
-  inputs: Inputs,
+  inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo' | 'platformTags'>,
   indexDigest: string,
   builds: readonly PlatformBuild[],
   deps: PromoteDeps,
-): Promise<PromotionRow[]> {
+): Promise<PromotionResult> {
   const writes = planWrites(inputs, indexDigest, builds);
   const { log, registry: client } = deps;
   const source = repoTag(inputs.image).repo;
-
-  // 1. Content by digest: the index tree into every target repository.
+  const ledger = new WriteLedger(writes.map(formatRef));
+  const undos: TagUndo[] = [];
   const copier = new TreeCopier(client, source);
-  const targets = writes.filter((w, i) => !sameRepo(w.repo, source) && writes.findIndex((x) => sameRepo(x.repo, w.repo)) === i);
-  for (const t of targets) {
-    log.info(`copying ${indexDigest} to ${t.repo.registry}/${t.repo.repository}`);
-    await copier.copyTree(t.repo, indexDigest);
-  }
-  const s = copier.stats;
-  if (targets.length) {
-    log.info(
-      `blobs: ${s.blobsUploaded} uploaded, ${s.blobsMounted} mounted, ${s.blobsPresent} already there; ${s.manifestsWritten} manifests written`,
-    );
-  }
-
-  // 2. Tags.
   const rows: PromotionRow[] = [];
-  for (const w of writes) {
-    const ref = formatRef(w);
-    const current = await client.resolve(w.repo, w.tag);
-    if (current === w.digest) {
-      log.info(`${ref} already points at ${w.digest}: unchanged`);
-      if (w.kind === 'promote') rows.push({ ref, digest: w.digest, status: 'unchanged' });
-      continue;
+  try {
+    // 1. Content by digest: the index tree into every target repository.
+    const targets = writes.filter((w, i) => !sameRepo(w.repo, source) && writes.findIndex((x) => sameRepo(x.repo, w.repo)) === i);
+    for (const t of targets) {
+      log.info(`copying ${indexDigest} to ${t.repo.registry}/${t.repo.repository}`);
+      await copier.copyTree(t.repo, indexDigest);
     }
-    const manifest: FetchedManifest = await copier.manifest(w.digest);
-    await client.putManifest(w.repo, w.tag, manifest);
-    log.info(`${ref} -> ${w.digest}`);
-    if (w.kind === 'promote') rows.push({ ref, digest: w.digest, status: 'written' });
+    const s = copier.stats;
+    if (targets.length) {
+      log.info(
+        `blobs: ${s.blobsUploaded} uploaded, ${s.blobsMounted} mounted, ${s.blobsPresent} already there; ${s.manifestsWritten} manifests written`,
+      );
+    }
+    // 2. Tags, last; none once the run is cancelled.
+    throwIfCancelled(deps.signal, 'stopped before writing any tag');
+    for (const w of writes) {
+      throwIfCancelled(deps.signal, `stopped before writing ${formatRef(w)}`);
+      const row = await writeTag(client, copier, w, ledger, undos, log, w.digest === indexDigest);
+      if (w.kind === 'promote') rows.push(row);
+    }
+  } catch (err) {
+    const message = errorMessage(err);
+    log.warning(`tag & promote failed (${message.split('\n')[0]}); undoing what this run wrote`);
+    const result = await rollbackTags(client, [...undos].reverse(), ledger, (m) => log.warning(m));
+    const removed = await rollbackContent(client, copier.written, result, (m) => log.warning(m));
+    if (removed) log.info(`deleted ${removed} manifest(s) this run had copied into targets`);
+    const report = ledger.report();
+    const indexDeleted = result.deleted.get(`${source.registry}/${source.repository}`)?.has(indexDigest) ?? false;
+    throw new PromotionError(`${message}\n${describeWrites(report)}`, report, indexDeleted);
   }
+  return { rows, writes: ledger.report() };
+}
 
-  // 3. Every reference resolves to what was scanned.
-  const wrong: string[] = [];
-  for (const w of writes) {
-    const got = await client.resolve(w.repo, w.tag);
-    if (got !== w.digest) wrong.push(`${formatRef(w)} resolves to ${got ?? 'nothing'}, expected ${w.digest}`);
+/** True when `digest` in `repo` is a manifest of the wanted kind whose children are all there. */
+async function isWholeTree(client: RegistryClient, repo: Repo, digest: string, wantIndex: boolean): Promise<boolean> {
+  const m = await client.getManifest(repo, digest);
+  if (!m) return false;
+  const children = childrenOf(m);
+  if (wantIndex !== children.length > 0) return false;
+  for (const c of children) if ((await client.resolve(repo, c.digest)) !== c.digest) return false;
+  return true;
+}
+
+/** One tag: skipped when already at the digest, else written and read back. */
+async function writeTag(
+  client: RegistryClient,
+  copier: TreeCopier,
+  w: TagWrite,
+  ledger: WriteLedger,
+  undos: TagUndo[],
+  log: Logger,
+  isIndex: boolean,
+): Promise<PromotionRow> {
+  const ref = formatRef(w);
+  const current = await client.getManifest(w.repo, w.tag);
+  if (current?.digest === w.digest) {
+    log.info(`${ref} already points at ${w.digest}: unchanged`);
+    ledger.unchanged(ref);
+    return { ref, digest: w.digest, status: 'unchanged' };
   }
-  if (wrong.length) throw new Error(`promotion could not be verified:\n${wrong.join('\n')}`);
-  return rows;
+  const manifest: FetchedManifest = await copier.manifest(w.digest);
+  // Recorded before the PUT: a PUT that failed may still have been applied.
+  undos.push({ repo: w.repo, tag: w.tag, ref, digest: w.digest, isIndex, ...(current ? { previous: current } : {}) });
+  await client.putManifest(w.repo, w.tag, manifest);
+  const got = await client.resolve(w.repo, w.tag);
+  if (got !== w.digest) {
+    // Another run may have moved it between our write and the read-back: its
+    // tags come last too, so it points at a whole tree of the same kind. Anything else is a failure.
+    if (!got || !(await isWholeTree(client, w.repo, got, isIndex))) {
+      throw new Error(`promotion could not be verified:\n${ref} resolves to ${got ?? 'nothing'}, expected ${w.digest}`);
+    }
+    log.warning(`${ref} was written (${w.digest}) and already moved by another writer to ${got}, a whole ${isIndex ? 'index' : 'image'}`);
+  }
+  ledger.wrote({ ref, digest: w.digest, ...(current ? { previous: current.digest } : {}) });
+  log.info(`${ref} -> ${w.digest}`);
+  return { ref, digest: w.digest, status: 'written' };
 }

@@ -10,7 +10,8 @@ import { setupBuilder } from './builder.js';
 import { buildAll } from './build.js';
 import { connect } from './connect.js';
 import { composeLocalManifestList, createManifestList } from './index-list.js';
-import { checkRegistries, tagAndPromote } from './promote.js';
+import { PromotionError, checkRegistries, tagAndPromote } from './promote.js';
+import { throwIfCancelled } from '../util/cancel.js';
 import { prepareQemu, withPlacement } from './qemu.js';
 import { createScanner, gateError, scanQueue } from './scan.js';
 import { attachSboms } from './sbom.js';
@@ -51,12 +52,14 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     sboms: [],
   };
   const finish = async (): Promise<RunReport> => {
+    log.info(`registry retries used: ${registry.budget.used} of ${registry.budget.limit}`);
     for (const [name, value] of Object.entries(withResultsFile(outputsOf(report), rt.tempDir))) rt.setOutput(name, value);
     await rt.writeSummary(renderSummary(report));
     return report;
   };
 
-  const failure = [built.error, scanned.error].filter((e) => e !== '').join('\n') || (inputs.scan ? gateError(scanned.scans) : undefined);
+  const cancelled = rt.signal?.aborted ? 'cancelled: the run was stopped during the builds and scans, before anything was tagged' : '';
+  const failure = [cancelled, built.error, scanned.error].filter((e) => e !== '').join('\n') || (inputs.scan ? gateError(scanned.scans) : undefined);
   if (failure) {
     report.stoppedBecause = failure.split('\n')[0];
     await finish();
@@ -71,17 +74,23 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
       return await finish();
     }
     if (inputs.sbomAttach) report.sboms = await log.group('SBOM', () => attachSboms(registry, inputs.image, built.builds, scanned.scans, log));
+    throwIfCancelled(rt.signal, 'stopped before pushing the manifest list');
     const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
     report.digest = index.digest;
-    report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
+    throwIfCancelled(rt.signal, 'stopped before tagging');
+    const promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry, signal: rt.signal }));
+    report.promoted = promoted.rows;
+    report.writes = promoted.writes;
   } catch (err) {
     const message = errorMessage(err);
     report.stoppedBecause = message.split('\n')[0];
+    if (err instanceof PromotionError) report.writes = err.writes;
     // Nothing points at an untagged manifest list: the error names it, no output does.
     const digest = report.digest;
     delete report.digest;
     await finish();
-    throw new PipelineError(digest ? `${message} (manifest list ${digest} was pushed untagged)` : message);
+    const fate = err instanceof PromotionError && err.indexDeleted ? 'was deleted again' : 'was pushed untagged';
+    throw new PipelineError(digest ? `${message} (manifest list ${digest} ${fate})` : message);
   }
   return finish();
 }

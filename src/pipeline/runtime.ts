@@ -31,4 +31,6 @@ export interface Runtime {
   mask(secret: string): void;
   /** The registry client's HTTP (tests pass a fake registry). */
   fetchImpl?: typeof fetch;
+  /** Aborted when the run is cancelled (SIGTERM/SIGINT to main): in-flight work stops, no tag is written. */
+  signal?: AbortSignal;
 }

@@ -49,6 +49,8 @@ export function mergeReferrersIndex(existing: FetchedManifest | undefined, liste
 
 export class TreeCopier {
   readonly stats: CopyStats = { blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsWritten: 0 };
+  /** Every manifest this copier wrote (none was there before), in write order: children before parents. */
+  readonly written: { repo: Repo; reference: string; digest: string }[] = [];
   /** registry -> digest -> a repository of that registry that holds it (after our copy). */
   private readonly where = new Map<string, Map<string, string>>();
   private readonly manifests = new Map<string, FetchedManifest>();
@@ -76,6 +78,7 @@ export class TreeCopier {
     if ((await this.client.resolve(target, digest)) !== digest) {
       await this.client.putManifest(target, digest, m);
       this.stats.manifestsWritten++;
+      this.written.push({ repo: target, reference: digest, digest });
     }
     await this.copyReferrers(target, digest);
   }
@@ -96,6 +99,7 @@ export class TreeCopier {
     if (merged) {
       await this.client.putManifest(target, tag, merged);
       this.stats.manifestsWritten++;
+      this.written.push({ repo: target, reference: tag, digest: merged.digest });
     }
   }
 

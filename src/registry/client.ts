@@ -2,10 +2,24 @@
 // existence, cross-repository mounts and streamed blob copies. Every request
 // authenticates from the run's credentials (basic, or a bearer token fetched
 // on challenge) and retries transient failures; a 429 honours Retry-After.
+// A body is read inside its attempt, so a connection reset after the head or
+// a truncated body is retried like a 5xx; a request with no bytes flowing for
+// the timeout is aborted as stalled; every retry takes one from a run-wide
+// budget; an upload is retried from its POST (a session may not survive).
 import { digestOf, manifestMediaType } from '../oci.js';
 import type { RegistryAuth } from '../model.js';
 import { apiBase, basicHeader, credentialsFor, parseChallenge, tokenUrl } from './auth.js';
-import { DEFAULT_RETRY, failureMessage, nextDelay, type Outcome, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_SECONDS,
+  RetryBudget,
+  describeOutcome,
+  failureMessage,
+  nextDelay,
+  type Outcome,
+  type RetryPolicy,
+} from './retry.js';
+import { CancelledError, sleepUnlessCancelled } from '../util/cancel.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface Repo {
@@ -27,6 +41,12 @@ export interface RegistryClientOptions {
   mask?: (secret: string) => void;
   log?: (message: string) => void;
   fetchImpl?: typeof fetch;
+  /** Seconds without a byte flowing before a request is aborted as stalled (fractions for tests). */
+  timeoutSeconds?: number;
+  /** Retries the whole run may spend (shared by every request of this client). */
+  budget?: RetryBudget;
+  /** Aborted when the run is cancelled: in-flight requests stop, none starts. */
+  signal?: AbortSignal;
 }
 
 export const MANIFEST_ACCEPT = [
@@ -55,33 +75,107 @@ interface RequestSpec {
   path: string;
   headers?: Record<string, string>;
   /** Made anew for each attempt, so streamed bodies can be retried. */
-  body?: () => Promise<{ body: NonNullable<RequestInit['body']>; length?: number }>;
+  body?: (ctx: Attempt) => Promise<{ body: NonNullable<RequestInit['body']>; length?: number }>;
   what: string;
   /** Statuses that are answers, not failures (e.g. 404 for "not there"). */
   accept?: number[];
+}
+
+/** A response read whole inside its attempt. */
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** A status that is neither ok nor accepted: the attempt failed with it. */
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfter: string | null,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/**
+ * One attempt's watchdog: aborts the attempt's requests when no byte has
+ * flowed for `ms`, and remembers which request it was in.
+ */
+class Attempt {
+  private readonly controller = new AbortController();
+  readonly signal: AbortSignal;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  stalled = false;
+  /** `METHOD /path` of the request in flight. */
+  request = '';
+  /** The registry of the request in flight (an upload also reads its source). */
+  registry: string;
+
+  constructor(
+    private readonly ms: number,
+    registry: string,
+    cancel: AbortSignal | undefined,
+  ) {
+    this.registry = registry;
+    this.signal = cancel ? AbortSignal.any([this.controller.signal, cancel]) : this.controller.signal;
+    this.touch();
+  }
+
+  /** Bytes flowed: the stall clock starts again. */
+  touch(): void {
+    this.pause();
+    if (this.stalled) return;
+    this.timer = setTimeout(() => {
+      this.stalled = true;
+      this.controller.abort(new Error(`${this.request} stalled`));
+    }, this.ms);
+  }
+
+  /** While the attempt waits on something with its own clock (the token service). */
+  pause(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A body stream that touches the clock with every chunk. */
+  watch(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    return stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, ctl) => {
+          this.touch();
+          ctl.enqueue(chunk);
+        },
+      }),
+    );
+  }
 }
 
 export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  /** The run's retry budget (how many retries were used is `budget.used`). */
+  readonly budget: RetryBudget;
   /** Authorization header per registry + scope set, once learnt. */
   private readonly authCache = new Map<string, string>();
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = opts.sleep ?? ((ms) => sleepUnlessCancelled(ms, opts.signal, 'waiting to retry a registry request'));
     this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.timeoutMs = (opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+    this.budget = opts.budget ?? new RetryBudget();
   }
 
   /** Checks that the registry accepts our credentials (or needs none). */
   async ping(registry: string): Promise<void> {
-    const res = await this.request({ repo: { registry, repository: '' }, actions: '', method: 'GET', path: '/v2/', what: `log in to ${registry}` });
-    await res.arrayBuffer();
+    await this.exchange({ repo: { registry, repository: '' }, actions: '', method: 'GET', path: '/v2/', what: `log in to ${registry}` });
   }
 
   async getManifest(repo: Repo, reference: string): Promise<FetchedManifest | undefined> {
-    const res = await this.request({
+    const res = await this.exchange({
       repo,
       actions: 'pull',
       method: 'GET',
@@ -90,11 +184,8 @@ export class RegistryClient {
       what: `read ${repo.registry}/${repo.repository}:${reference}`,
       accept: [404],
     });
-    if (res.status === 404) {
-      await res.arrayBuffer();
-      return undefined;
-    }
-    const raw = Buffer.from(await res.arrayBuffer());
+    if (res.status === 404) return undefined;
+    const raw = res.body;
     const digest = digestOf(raw);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError(`${repo.registry}/${repo.repository}@${reference} returned content with digest ${digest}`);
@@ -108,8 +199,9 @@ export class RegistryClient {
     return (await this.getManifest(repo, reference))?.digest;
   }
 
+  /** Content-addressed and by tag alike, a manifest PUT is idempotent, so it is retried. */
   async putManifest(repo: Repo, reference: string, m: FetchedManifest): Promise<void> {
-    const res = await this.request({
+    await this.exchange({
       repo,
       actions: 'pull,push',
       method: 'PUT',
@@ -118,7 +210,40 @@ export class RegistryClient {
       body: async () => ({ body: m.raw, length: m.raw.length }),
       what: `write ${repo.registry}/${repo.repository}:${reference}`,
     });
-    await res.arrayBuffer();
+  }
+
+  /**
+   * Deletes a tag or a manifest by digest. 'absent' when there is no such
+   * reference (404); 'unsupported' when the registry does not delete that
+   * kind of reference (distribution 2.x deletes manifests by digest only and
+   * answers a tag DELETE with 400; others with 405).
+   */
+  async deleteManifest(repo: Repo, reference: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    const res = await this.exchange({
+      repo,
+      actions: 'pull,push,delete',
+      method: 'DELETE',
+      path: `/v2/${repo.repository}/manifests/${reference}`,
+      what: `delete ${repo.registry}/${repo.repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`,
+      accept: [400, 404, 405],
+    });
+    if (res.status === 404) return 'absent';
+    return res.status === 202 || res.status === 200 ? 'deleted' : 'unsupported';
+  }
+
+  /** The tags of a repository (one page of up to 1000; [] when it does not exist). */
+  async listTags(repo: Repo): Promise<string[]> {
+    const res = await this.exchange({
+      repo,
+      actions: 'pull',
+      method: 'GET',
+      path: `/v2/${repo.repository}/tags/list?n=1000`,
+      what: `list the tags of ${repo.registry}/${repo.repository}`,
+      accept: [404],
+    });
+    if (res.status === 404) return [];
+    const body = JSON.parse(res.body.toString('utf8')) as { tags?: unknown };
+    return Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
   }
 
   /**
@@ -127,7 +252,7 @@ export class RegistryClient {
    * falls back to the `sha256-<hex>` tag schema).
    */
   async referrers(repo: Repo, digest: string): Promise<FetchedManifest | undefined> {
-    const res = await this.request({
+    const res = await this.exchange({
       repo,
       actions: 'pull',
       method: 'GET',
@@ -136,16 +261,12 @@ export class RegistryClient {
       what: `list referrers of ${digest} in ${repo.registry}/${repo.repository}`,
       accept: [400, 404, 405],
     });
-    if (!res.ok) {
-      await res.arrayBuffer();
-      return undefined;
-    }
-    const raw = Buffer.from(await res.arrayBuffer());
-    return { raw, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(raw) };
+    if (res.status >= 300) return undefined;
+    return { raw: res.body, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(res.body) };
   }
 
   async blobExists(repo: Repo, digest: string): Promise<boolean> {
-    const res = await this.request({
+    const res = await this.exchange({
       repo,
       actions: 'pull',
       method: 'HEAD',
@@ -158,7 +279,7 @@ export class RegistryClient {
 
   /** Cross-repository mount within one registry; false when the registry declined it. */
   async mountBlob(repo: Repo, digest: string, from: string): Promise<boolean> {
-    const res = await this.request({
+    const res = await this.exchange({
       repo,
       actions: 'pull,push',
       extraScopes: [`repository:${from}:pull`],
@@ -166,71 +287,60 @@ export class RegistryClient {
       path: `/v2/${repo.repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
       what: `mount blob ${digest} into ${repo.registry}/${repo.repository}`,
     });
-    await res.arrayBuffer();
-    if (res.status === 201) return true;
     // 202: the registry opened an ordinary upload instead; leave it to expire.
-    return false;
+    return res.status === 201;
   }
 
   /** Uploads a small blob held in memory (monolithic POST + PUT), unless the registry has it. Returns its digest. */
   async putBlob(repo: Repo, data: Buffer): Promise<string> {
     const digest = digestOf(data);
     if (await this.blobExists(repo, digest)) return digest;
-    const url = await this.startUpload(repo, digest);
-    const res = await this.request({
-      repo,
-      actions: 'pull,push',
-      method: 'PUT',
-      path: url.href,
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: async () => ({ body: data, length: data.length }),
-      what: `upload blob ${digest} to ${repo.registry}/${repo.repository}`,
-    });
-    await res.arrayBuffer();
+    await this.upload(repo, digest, async () => ({ body: data, length: data.length }));
     return digest;
   }
 
   /** Streams one blob from `src` to `dst` (GET, then a monolithic upload). */
   async copyBlob(src: Repo, dst: Repo, digest: string, size: number): Promise<void> {
-    const url = await this.startUpload(dst, digest);
-    const res = await this.request({
-      repo: dst,
-      actions: 'pull,push',
-      method: 'PUT',
-      path: url.href,
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: async () => {
-        const get = await this.request({
+    await this.upload(dst, digest, async (ctx) => {
+      const get = await this.send(
+        {
           repo: src,
           actions: 'pull',
           method: 'GET',
           path: `/v2/${src.repository}/blobs/${digest}`,
           what: `read blob ${digest} from ${src.registry}/${src.repository}`,
-        });
-        if (!get.body) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
-        return { body: get.body, length: size };
-      },
-      what: `upload blob ${digest} to ${dst.registry}/${dst.repository}`,
+        },
+        ctx,
+      );
+      if (!get.ok) throw await failed(get);
+      if (!get.body) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
+      ctx.registry = dst.registry;
+      return { body: ctx.watch(get.body), length: size };
     });
-    await res.arrayBuffer();
   }
 
-  /** Opens an upload session; returns the URL to PUT the blob to (with its digest). */
-  private async startUpload(dst: Repo, digest: string): Promise<URL> {
-    const start = await this.request({
-      repo: dst,
-      actions: 'pull,push',
-      method: 'POST',
-      path: `/v2/${dst.repository}/blobs/uploads/`,
-      what: `start upload of ${digest} to ${dst.registry}/${dst.repository}`,
+  /**
+   * A monolithic upload: POST opens a session, PUT sends the bytes. One
+   * attempt is both, so a failed PUT starts again from a new session (a
+   * registry may drop the session on a failed PUT).
+   */
+  private upload(dst: Repo, digest: string, body: NonNullable<RequestSpec['body']>): Promise<void> {
+    const what = `upload blob ${digest} to ${dst.registry}/${dst.repository}`;
+    return this.retrying(what, dst.registry, async (ctx) => {
+      const start = await this.read(
+        { repo: dst, actions: 'pull,push', method: 'POST', path: `/v2/${dst.repository}/blobs/uploads/`, what: `start upload of ${digest}` },
+        ctx,
+      );
+      const location = start.headers.get('location');
+      if (!location) throw new RegistryError(`cannot ${what}: ${dst.registry} started an upload without a Location`);
+      // The Location may be relative or absolute (even on another host).
+      const url = new URL(location, apiBase(dst.registry));
+      url.searchParams.set('digest', digest);
+      await this.read(
+        { repo: dst, actions: 'pull,push', method: 'PUT', path: url.href, headers: { 'Content-Type': 'application/octet-stream' }, body, what },
+        ctx,
+      );
     });
-    await start.arrayBuffer();
-    const location = start.headers.get('location');
-    if (!location) throw new RegistryError(`${dst.registry} started an upload without a Location`);
-    // The Location may be relative or absolute (even on another host).
-    const url = new URL(location, apiBase(dst.registry));
-    url.searchParams.set('digest', digest);
-    return url;
   }
 
   private scopes(spec: RequestSpec): string[] {
@@ -238,66 +348,88 @@ export class RegistryClient {
     return [...own, ...(spec.extraScopes ?? [])];
   }
 
-  private async request(spec: RequestSpec): Promise<Response> {
+  /** One request, retried as a whole (head and body). */
+  private exchange(spec: RequestSpec): Promise<Answer> {
+    return this.retrying(spec.what, spec.repo.registry, (ctx) => this.read(spec, ctx));
+  }
+
+  /** One request within an attempt, its body read whole; a status neither ok nor accepted fails the attempt. */
+  private async read(spec: RequestSpec, ctx: Attempt): Promise<Answer> {
+    const res = await this.send(spec, ctx);
+    if (!res.ok && !(spec.accept ?? []).includes(res.status)) throw await failed(res);
+    const body = res.body ? await readAll(ctx.watch(res.body)) : Buffer.alloc(0);
+    return { status: res.status, headers: res.headers, body };
+  }
+
+  /** Sends one request with the credentials learnt so far, authenticating once on a challenge. */
+  private async send(spec: RequestSpec, ctx: Attempt): Promise<Response> {
     const { registry } = spec.repo;
     const url = spec.path.startsWith('http') ? spec.path : `${apiBase(registry)}${spec.path}`;
     const scopes = this.scopes(spec);
     const cacheKey = `${registry} ${scopes.join(' ')}`;
-    return this.retrying(spec.what, registry, spec.accept ?? [], '', async () => {
-      const res = await this.send(spec, url, cacheKey);
-      if (res.status !== 401) return res;
-      // Authenticating on a challenge is part of the attempt, not a failed one.
-      await drain(res);
-      await this.authenticate(registry, res.headers.get('www-authenticate'), scopes, cacheKey, spec.what);
-      return this.send(spec, url, cacheKey);
-    });
+    const res = await this.sendOnce(spec, url, cacheKey, ctx);
+    if (res.status !== 401) return res;
+    // Authenticating on a challenge is part of the attempt, not a failed one.
+    await drain(res);
+    ctx.pause();
+    await this.authenticate(registry, res.headers.get('www-authenticate'), scopes, cacheKey, spec.what);
+    ctx.touch();
+    return this.sendOnce(spec, url, cacheKey, ctx);
   }
 
-  /** One HTTP request with the credentials learnt so far (the body made anew). */
-  private async send(spec: RequestSpec, url: string, cacheKey: string): Promise<Response> {
+  /** One HTTP request (the body made anew), under the attempt's stall clock. */
+  private async sendOnce(spec: RequestSpec, url: string, cacheKey: string, ctx: Attempt): Promise<Response> {
     const headers: Record<string, string> = { ...spec.headers };
     const auth = this.authCache.get(cacheKey) ?? this.authCache.get(`${spec.repo.registry} basic`);
     if (auth) headers.Authorization = auth;
-    const body = spec.body ? await spec.body() : undefined;
+    const body = spec.body ? await spec.body(ctx) : undefined;
     if (body?.length !== undefined) headers['Content-Length'] = String(body.length);
-    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, redirect: 'follow' };
+    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, redirect: 'follow', signal: ctx.signal };
     if (body) {
       init.body = body.body;
       init.duplex = 'half';
     }
-    return this.fetchImpl(url, init);
+    ctx.request = `${spec.method} ${new URL(url).pathname}`;
+    ctx.registry = spec.repo.registry;
+    ctx.touch();
+    const res = await this.fetchImpl(url, init);
+    ctx.touch();
+    return res;
   }
 
   /**
-   * Runs `attempt` until it answers ok (or with an accepted status), waiting
-   * between tries as the retry policy says; a final answer or the last try
-   * becomes a RegistryError that names the registry.
+   * Runs `attempt` until it succeeds, waiting between tries as the retry
+   * policy says while the run's budget lasts; a final answer, a stall past
+   * the attempts or the last try becomes a RegistryError that names the
+   * operation and the registry. Cancellation stops it at once.
    */
-  private async retrying(
-    what: string,
-    registry: string,
-    accept: readonly number[],
-    label: string,
-    attempt: () => Promise<Response>,
-  ): Promise<Response> {
+  private async retrying<T>(what: string, registry: string, attempt: (ctx: Attempt) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
+      if (this.opts.signal?.aborted) throw new CancelledError(what);
+      const ctx = new Attempt(this.timeoutMs, registry, this.opts.signal);
       let outcome: Outcome;
       try {
-        const res = await attempt();
-        if (res.ok || accept.includes(res.status)) return res;
-        outcome = { status: res.status, retryAfter: res.headers.get('retry-after') };
-        await drain(res);
+        return await attempt(ctx);
       } catch (err) {
-        if (err instanceof RegistryError) throw err;
-        outcome = { networkError: networkCode(err) };
+        if (this.opts.signal?.aborted) throw new CancelledError(what);
+        if (ctx.stalled) outcome = { stalled: this.timeoutMs / 1000, request: ctx.request };
+        else if (err instanceof HttpFailure) outcome = { status: err.status, retryAfter: err.retryAfter };
+        else if (err instanceof RegistryError || err instanceof CancelledError) throw err;
+        else outcome = { networkError: networkCode(err) };
+      } finally {
+        ctx.pause();
       }
-      const delay = nextDelay(outcome, n, this.retry);
+      const where = ctx.registry;
+      let delay = nextDelay(outcome, n, this.retry);
+      let spent = '';
+      if (delay !== undefined && !this.budget.take()) {
+        delay = undefined;
+        spent = `; the run's retry budget (${this.budget.limit} retries) is spent`;
+      }
       if (delay === undefined) {
-        throw new RegistryError(failureMessage(`cannot ${what}`, registry, outcome, n), 'status' in outcome ? outcome.status : undefined);
+        throw new RegistryError(failureMessage(`cannot ${what}`, where, outcome, n) + spent, 'status' in outcome ? outcome.status : undefined);
       }
-      this.opts.log?.(
-        `${what}: ${label}${'status' in outcome ? `HTTP ${outcome.status}` : outcome.networkError}, retrying in ${Math.round(delay / 100) / 10}s`,
-      );
+      this.opts.log?.(`${what}: ${where === registry ? '' : `${where}: `}${describeOutcome(outcome)}, retrying in ${Math.round(delay / 100) / 10}s`);
       await this.sleep(delay);
     }
   }
@@ -312,7 +444,12 @@ export class RegistryClient {
     }
     const url = tokenUrl(challenge, scopes.length ? scopes : challenge.scope ? [challenge.scope] : []);
     const res = await this.fetchToken(url, creds, registry, what);
-    const body = (await res.json()) as { token?: unknown; access_token?: unknown };
+    let body: { token?: unknown; access_token?: unknown } = {};
+    try {
+      body = JSON.parse(res.body.toString('utf8')) as typeof body;
+    } catch {
+      // Not JSON: no token, said below.
+    }
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
     if (!token) throw new RegistryError(`cannot ${what}: ${registry}'s token service returned no token`);
     this.opts.mask?.(token);
@@ -320,10 +457,15 @@ export class RegistryClient {
   }
 
   /** The token service gets the same retries as the registry itself. */
-  private fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Response> {
-    return this.retrying(what, registry, [], 'token service ', () =>
-      this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {} }),
-    );
+  private fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Answer> {
+    return this.retrying(what, registry, async (ctx) => {
+      ctx.request = `GET ${new URL(url).pathname} (token service)`;
+      const res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {}, signal: ctx.signal });
+      ctx.touch();
+      if (!res.ok) throw await failed(res);
+      const body = res.body ? await readAll(ctx.watch(res.body)) : Buffer.alloc(0);
+      return { status: res.status, headers: res.headers, body };
+    });
   }
 }
 
@@ -331,8 +473,26 @@ async function drain(res: Response): Promise<void> {
   await res.arrayBuffer().catch(() => undefined);
 }
 
+/** The failure a non-ok answer stands for (its body drained). */
+async function failed(res: Response): Promise<HttpFailure> {
+  await drain(res);
+  return new HttpFailure(res.status, res.headers.get('retry-after'));
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The most specific code of a network error: undici's cause code, the error's code, else its message. */
 function networkCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  const e = err as { code?: unknown; cause?: { code?: unknown; message?: unknown } };
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
   return code ?? errorMessage(err);
 }

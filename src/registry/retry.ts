@@ -12,13 +12,43 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 500, maxMs: 30_000 };
 
-/** What one attempt ended with: an HTTP status (with Retry-After) or a network error code. */
-export type Outcome = { status: number; retryAfter?: string | null } | { networkError: string };
+/** Retries one run may spend in all, over every request (the client's RetryBudget). */
+export const DEFAULT_RETRY_BUDGET = 100;
 
-/** Network errors that are worth another try (resets, refused while restarting, timeouts). */
-const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN']);
+/** Seconds without a byte flowing before a request is aborted as stalled (input registry-timeout). */
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+
+/**
+ * What one attempt ended with: an HTTP status (with Retry-After), a network
+ * error code, or a stall (no bytes for `seconds`, in `request`).
+ */
+export type Outcome = { status: number; retryAfter?: string | null } | { networkError: string } | { stalled: number; request: string };
+
+/**
+ * Network errors that are worth another try: resets, refused while
+ * restarting, timeouts, and what undici throws when a connection closes after
+ * the response head or in the middle of a body (`terminated`, `other side
+ * closed`, UND_ERR_SOCKET) or a request body ended short.
+ */
+const TRANSIENT_NETWORK = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'EAI_AGAIN',
+  'terminated',
+  'other side closed',
+]);
 
 export function isTransient(o: Outcome): boolean {
+  if ('stalled' in o) return true;
   if ('networkError' in o) return TRANSIENT_NETWORK.has(o.networkError);
   return o.status === 429 || o.status === 408 || (o.status >= 500 && o.status !== 501 && o.status !== 505);
 }
@@ -48,8 +78,29 @@ export function nextDelay(o: Outcome, attempt: number, policy: RetryPolicy, now 
   return backoff;
 }
 
+/**
+ * The run-wide bound on retries: every retry of every request takes one; once
+ * spent, a failing request fails at once. With the per-request policy this
+ * bounds a run's time in a bad registry: each request at most `attempts`
+ * tries of at most `registry-timeout` seconds each, the run at most `limit` retries.
+ */
+export class RetryBudget {
+  used = 0;
+  constructor(readonly limit = DEFAULT_RETRY_BUDGET) {}
+
+  /** Takes one retry; false when none is left. */
+  take(): boolean {
+    if (this.used >= this.limit) return false;
+    this.used++;
+    return true;
+  }
+}
+
 /** The message for a request that failed for good. */
 export function failureMessage(what: string, registry: string, o: Outcome, attempts: number): string {
+  if ('stalled' in o) {
+    return `${what}: ${o.request} on ${registry} stalled for ${o.stalled} s (no bytes within registry-timeout) after ${attempts} attempt(s)`;
+  }
   if ('networkError' in o) return `${what}: ${registry} could not be reached (${o.networkError}) after ${attempts} attempt(s)`;
   if (o.status === 429) {
     return `${what}: ${registry} rate-limited the requests (HTTP 429) after ${attempts} attempt(s); log in to raise the limit (registry-auth) or use a mirror`;
@@ -58,4 +109,11 @@ export function failureMessage(what: string, registry: string, o: Outcome, attem
     return `${what}: ${registry} refused the credentials (HTTP ${o.status}); check registry-auth for ${registry}`;
   }
   return `${what}: ${registry} answered HTTP ${o.status}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+}
+
+/** Short form of an outcome for the retry log line. */
+export function describeOutcome(o: Outcome): string {
+  if ('stalled' in o) return `${o.request} stalled for ${o.stalled} s`;
+  if ('networkError' in o) return o.networkError;
+  return `HTTP ${o.status}`;
 }
