@@ -13,6 +13,7 @@ import type { Inputs, Platform, PlatformBuild } from '../model.js';
 import type { Logger } from '../log.js';
 import { describeFailures, type PlatformFailure } from './failures.js';
 import { errorMessage } from '../util/errors.js';
+import { buildPushRetryable, retryTool, lastErrorLine } from '../util/tool-retry.js';
 
 /** How many of a failed platform's last log lines go into the error. */
 const FAILURE_TAIL = 15;
@@ -25,6 +26,11 @@ export interface BuildPhaseDeps {
   emulated: readonly string[];
   /** Called once per platform whose build succeeded, as soon as it did. */
   onBuilt?: ((build: PlatformBuild) => void) | undefined;
+  /** The run's retry budget (shared with the registry client); a build retry takes one. */
+  budget?: { take(): boolean };
+  signal?: AbortSignal | undefined;
+  /** The wait before a build's second attempt (default 2 s, doubled after). */
+  toolBackoffMs?: number;
 }
 
 export interface BuildPhaseResult {
@@ -64,12 +70,31 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
   const args = buildArgs(inputs, platform, { builder: deps.builder, metadataFile, output, secretFiles: deps.secretFiles });
   const lines: string[] = [];
   deps.log.info(`${platform.id}: build started`);
+  // Where the current attempt's lines start: a retry is decided from its own output.
+  let from = 0;
   try {
-    const meta = await buildPlatform(exec, args, {
-      metadataFile,
-      onLine: (l) => lines.push(l),
-      readFile: (f) => fs.promises.readFile(f, 'utf8'),
-    });
+    // A build that failed in pushing runs again: BuildKit's cache makes only the push repeat.
+    // A failing RUN step (or anything else in the build itself) is never retried.
+    const meta = await retryTool(
+      (n) => {
+        from = lines.length;
+        if (n > 1) lines.push(`(attempt ${n})`);
+        return buildPlatform(exec, args, {
+          metadataFile,
+          onLine: (l) => lines.push(l),
+          readFile: (f) => fs.promises.readFile(f, 'utf8'),
+        });
+      },
+      {
+        what: `${platform.id}: build`,
+        retryable: (err) => err instanceof CommandError && buildPushRetryable(attemptOutput(lines, from, err)),
+        why: (err) => lastErrorLine(attemptOutput(lines, from, err)),
+        budget: deps.budget,
+        log: (m) => deps.log.info(m),
+        signal: deps.signal,
+        ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
+      },
+    );
     const fetchRaw: FetchRaw = inputs.push
       ? async (d) => (await inspectRaw(exec, deps.builder, `${inputs.image}@${d}`)).raw
       : (d) => fs.promises.readFile(ociBlobPath(ociDir, d));
@@ -93,6 +118,12 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
       for (const l of lines) deps.log.info(`[${platform.id}] ${l}`);
     });
   }
+}
+
+/** One attempt's output: the lines it printed, or the error's stderr when it printed none through onLine. */
+function attemptOutput(lines: readonly string[], from: number, err: unknown): string {
+  const own = lines.slice(from).join('\n');
+  return own.trim() !== '' ? own : err instanceof CommandError ? err.stderr : '';
 }
 
 /** Secret values go to 0600 files in the run's temp dir; argv carries only paths. */

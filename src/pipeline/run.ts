@@ -32,8 +32,14 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
 
   // The scanner installs trivy and downloads the DB once, while builds run; each
   // platform's scan starts as soon as its build is done.
-  const scans = inputs.scan ? scanQueue(createScanner(exec, inputs, rt)) : undefined;
-  const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
+  const scans = inputs.scan ? scanQueue(createScanner(exec, inputs, { ...rt, budget: registry.budget })) : undefined;
+  const built = await buildAll(exec, inputs, {
+    ...rt,
+    budget: registry.budget,
+    builder: builder.name,
+    emulated: qemu.emulated,
+    onBuilt: scans?.start,
+  });
   const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '', dbSources: {} };
 
   const report: RunReport = {

@@ -12,6 +12,7 @@ import type { Inputs, PlatformBuild } from '../model.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../util/errors.js';
 import { describeFailures, type PlatformFailure } from './failures.js';
+import { retryTool, ToolFailure, trivyRetryable, whyLine } from '../util/tool-retry.js';
 
 export interface Scanner {
   scan(build: PlatformBuild): Promise<PlatformScan>;
@@ -44,6 +45,11 @@ export interface ScannerDeps {
   log: Logger;
   env: Readonly<Record<string, string | undefined>>;
   ensureTrivy(): Promise<string>;
+  /** The run's retry budget (shared with the registry client); a scan retry takes one. */
+  budget?: { take(): boolean };
+  signal?: AbortSignal | undefined;
+  /** The wait before a scan's second attempt (default 2 s, doubled after). */
+  toolBackoffMs?: number;
 }
 
 export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: string, env: ScannerDeps['env']): string {
@@ -73,24 +79,37 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
     dbSources: () => ({ ...sources }),
     async scan(build) {
       const trivy = await ready;
-      const result = await scanPlatform(
-        exec,
-        trivy,
-        {
-          workDir: deps.tempDir,
-          cacheDir,
-          severity: inputs.severity,
-          scanners: inputs.scanners,
-          ignoreUnfixed: inputs.ignoreUnfixed,
-          failOn: inputs.failOn,
-          trivyignores: inputs.trivyignores,
-          ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
-          sbom: inputs.sbomAttach,
-          javaDb,
-          onJavaDb: (m) => deps.log.info(m),
-        },
-        build,
-      );
+      const platform = build.platform.id;
+      // Only a scan that trivy failed (by exit code) on a registry or the network is run again;
+      // the gate's verdict comes from the report of a scan that succeeded, so it is never retried.
+      const scanOnce = (): Promise<PlatformScan> =>
+        scanPlatform(
+          exec,
+          trivy,
+          {
+            workDir: deps.tempDir,
+            cacheDir,
+            severity: inputs.severity,
+            scanners: inputs.scanners,
+            ignoreUnfixed: inputs.ignoreUnfixed,
+            failOn: inputs.failOn,
+            trivyignores: inputs.trivyignores,
+            ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
+            sbom: inputs.sbomAttach,
+            javaDb,
+            onJavaDb: (m) => deps.log.info(m),
+          },
+          build,
+        );
+      const result = await retryTool(scanOnce, {
+        what: `${platform}: scan`,
+        retryable: (err) => err instanceof ToolFailure && err.step === 'scan' && trivyRetryable(err.output),
+        why: whyLine,
+        budget: deps.budget,
+        log: (m) => deps.log.info(m),
+        signal: deps.signal,
+        ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
+      });
       deps.log.info(`${build.platform.id}: ${formatCounts(result.counts)}, gate ${inputs.failOn}: ${result.passed ? 'pass' : 'FAIL'}`);
       return result;
     },

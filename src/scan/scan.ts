@@ -12,6 +12,7 @@ import { evaluateGate, type PlatformScan } from './gate.js';
 import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
 import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
+import { ToolFailure } from '../util/tool-retry.js';
 
 export interface ScanOptions {
   /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
@@ -75,7 +76,7 @@ export function scanTarget(build: PlatformBuild): ScanTarget {
 
 function failure(what: string, platform: string, r: ExecResult): Error {
   const tail = lastLines(r.stderr || r.stdout, 20);
-  return new Error(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`);
+  return new ToolFailure(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`, r.stderr || r.stdout, what);
 }
 
 /**
