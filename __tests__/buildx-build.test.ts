@@ -49,6 +49,8 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     push: true,
     qemu: 'auto',
     qemuImage: 'tonistiigi/binfmt:latest',
+    qemuImages: ['tonistiigi/binfmt:latest'],
+    buildkitImages: [],
     builder: '',
     driver: 'docker-container',
     driverOpts: [],

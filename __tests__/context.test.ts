@@ -62,6 +62,8 @@ describe('parseInputs: defaults', () => {
       push: true,
       qemu: 'auto',
       qemuImage: 'docker.io/tonistiigi/binfmt:qemu-v9.2.2-52',
+      qemuImages: ['docker.io/tonistiigi/binfmt:qemu-v9.2.2-52'],
+      buildkitImages: [],
       builder: '',
       driver: 'docker-container',
       driverOpts: [],
@@ -221,7 +223,20 @@ describe('parseInputs: normalisation of good inputs', () => {
       { 'qemu-image': `tonistiigi/binfmt:latest@${SHA}`, qemu: 'false' },
       {
         qemuImage: `docker.io/tonistiigi/binfmt:latest@${SHA}`,
+        qemuImages: [`docker.io/tonistiigi/binfmt:latest@${SHA}`],
         qemu: 'false',
+      },
+    ],
+    [
+      'takes buildkit-image and qemu-image as ordered lists, one reference per line',
+      {
+        'buildkit-image': '127.0.0.1:5100/moby/buildkit:testbed\nmoby/buildkit:v0.32.2',
+        'qemu-image': 'mirror.example/tonistiigi/binfmt:qemu-v9\ntonistiigi/binfmt:qemu-v9',
+      },
+      {
+        buildkitImages: ['127.0.0.1:5100/moby/buildkit:testbed', 'docker.io/moby/buildkit:v0.32.2'],
+        qemuImage: 'mirror.example/tonistiigi/binfmt:qemu-v9',
+        qemuImages: ['mirror.example/tonistiigi/binfmt:qemu-v9', 'docker.io/tonistiigi/binfmt:qemu-v9'],
       },
     ],
     ['accepts an existing builder with default driver settings', { builder: 'my-builder' }, { builder: 'my-builder' }],
@@ -464,6 +479,16 @@ describe('parseInputs: bad inputs', () => {
     ['registry-timeout', '"0"', { 'registry-timeout': '0' }],
     ['registry-timeout', '"1.5"', { 'registry-timeout': '1.5' }],
     ['registry-timeout', '"a minute"', { 'registry-timeout': 'a minute' }],
+    ['buildkit-image', '"remote"', { 'buildkit-image': 'moby/buildkit:v0.32.2', driver: 'remote', endpoint: 'tcp://127.0.0.1:1234' }],
+    ['buildkit-image', 'image= in driver-opts', { 'buildkit-image': 'moby/buildkit:v0.32.2', 'driver-opts': 'image=moby/buildkit:v0.31.0' }],
+    ['buildkit-image', '"moby/buildkit"', { 'buildkit-image': 'mirror.example/moby/buildkit:v0.32.2\nmoby/buildkit' }],
+    [
+      'buildkit-image',
+      '"docker.io/moby/buildkit:v0.32.2" is given twice',
+      { 'buildkit-image': 'moby/buildkit:v0.32.2\ndocker.io/moby/buildkit:v0.32.2' },
+    ],
+    ['builder', 'buildkit-image', { builder: 'mine', 'buildkit-image': 'moby/buildkit:v0.32.2' }],
+    ['qemu-image', '"tonistiigi/binfmt:latest"', { 'qemu-image': 'mirror.example/tonistiigi/binfmt:qemu-v9\ntonistiigi/binfmt:latest' }],
   ];
 
   it('covers at least 25 bad inputs', () => {

@@ -685,3 +685,78 @@ describe('runPipeline: the builder decides what is native', () => {
     }
   });
 });
+
+describe('runPipeline: a registry fault in a scan or a push', () => {
+  const fixtureText = (name: string): string => fs.readFileSync(path.join(import.meta.dirname, 'fixtures/faults', `${name}.txt`), 'utf8');
+  const fast = (r: Run): Run => ((r.deps.toolBackoffMs = 1), r);
+  const infos = (r: Run): string[] => {
+    const lines: string[] = [];
+    r.deps.log.info = (m) => void lines.push(m);
+    return lines;
+  };
+
+  it('scans a platform again when trivy failed on the registry, and the run succeeds with the retry logged and counted', async () => {
+    const r = fast(setup({ failScan: { 'linux/arm64': { exitCode: 1, stderr: fixtureText('trivy-blob-get-reset'), times: 1 } } }));
+    const log = infos(r);
+    await runPipeline(inputs(), r.deps);
+    expect(r.outputs.digest).toBe(INDEX_DIGEST);
+    expect(log.find((l) => l.startsWith('linux/arm64: scan attempt 1 failed'))).toMatch(/connection reset by peer\), retrying in 0\.001 s$/);
+    expect(log).toContain('registry retries used: 1 of 100');
+  });
+
+  it('never scans again for an input error, and fails naming the platform', async () => {
+    const r = fast(setup({ failScan: { 'linux/arm64': { exitCode: 1, stderr: fixtureText('trivy-bad-reference'), times: 1 } } }));
+    const err = await rejection(runPipeline(inputs(), r.deps));
+    expect(err.message).toContain('linux/arm64: scan failed: trivy scan of linux/arm64 failed with exit code 1');
+    expect(r.tools.scans().filter((s) => s.platform === 'linux/arm64')).toHaveLength(1);
+    expectNothingCreated(r);
+  });
+
+  it('gives up after 3 scans of a registry that keeps failing, and tags nothing', async () => {
+    const r = fast(setup({ failScan: { 'linux/arm64': { exitCode: 1, stderr: fixtureText('trivy-manifest-get-503') } } }));
+    const err = await rejection(runPipeline(inputs(), r.deps));
+    expect(err.message).toContain('UNAVAILABLE: injected 503');
+    expect(r.tools.scans().filter((s) => s.platform === 'linux/arm64')).toHaveLength(3);
+    expectNothingCreated(r);
+  });
+
+  it('builds a platform again when its push failed, and the run succeeds', async () => {
+    const lines = fixtureText('buildx-manifest-put-500').trimEnd().split('\n');
+    const r = fast(setup({ failBuild: { 'linux/arm64': { exitCode: 1, lines, times: 1 } } }));
+    const log = infos(r);
+    await runPipeline(inputs(), r.deps);
+    expect(r.outputs.digest).toBe(INDEX_DIGEST);
+    expect(log.find((l) => l.startsWith('linux/arm64: build attempt 1 failed'))).toMatch(/failed to push .*: unavailable: injected 500\), retrying/);
+  });
+
+  it('never builds again when a RUN step failed', async () => {
+    const lines = fixtureText('buildx-run-step-failed').trimEnd().split('\n');
+    const r = fast(setup({ failBuild: { 'linux/arm64': { exitCode: 1, lines, times: 1 } } }));
+    const err = await rejection(runPipeline(inputs(), r.deps));
+    expect(err.message).toMatch(/^linux\/arm64: build failed \(exit code 1\)/);
+    expect(r.tools.builds().filter((c) => c.platform === 'linux/arm64')).toHaveLength(1);
+    expectNothingCreated(r);
+  });
+});
+
+describe('runPipeline: bootstrap images', () => {
+  it('pulls the buildkit image list in order, creates the builder with the one that served, and says so in the summary', async () => {
+    const r = setup({
+      failPull: { 'mirror.example/moby/buildkit:v0.32.2': { exitCode: 1, stderr: 'Error response from daemon: toomanyrequests: rate limit\n' } },
+    });
+    r.deps.toolBackoffMs = 1;
+    await runPipeline(inputs({ 'buildkit-image': 'mirror.example/moby/buildkit:v0.32.2\nmoby/buildkit:v0.32.2' }), r.deps);
+    const pulls = r.tools.callsOf('docker', 'pull').map((c) => c.args[1]);
+    expect(pulls).toEqual(['mirror.example/moby/buildkit:v0.32.2', 'docker.io/moby/buildkit:v0.32.2']);
+    const create = r.tools.callsOf('docker', 'buildx').find((c) => c.args[1] === 'create');
+    expect(create?.args).toContain('image=docker.io/moby/buildkit:v0.32.2');
+    expect(r.warnings.some((w) => w.includes('mirror.example/moby/buildkit:v0.32.2 did not serve the buildkit image'))).toBe(true);
+    expect(r.summaries[0]).toContain('Bootstrap images pulled: buildkit image `docker.io/moby/buildkit:v0.32.2`');
+  });
+
+  it('pulls nothing when no buildkit-image is given and no QEMU registration happens', async () => {
+    const r = setup();
+    await runPipeline(inputs(), r.deps);
+    expect(r.tools.callsOf('docker', 'pull')).toEqual([]);
+  });
+});

@@ -317,6 +317,26 @@ describe('setupQemu', () => {
     ]);
   });
 
+  it('asks for the binfmt image (the bootstrap pull) only when it registers through it, and uses the one it gets', async () => {
+    mounted();
+    const { exec, calls } = host(true);
+    let asked = 0;
+    const image = async (): Promise<string> => (asked++, 'mirror.example/tonistiigi/binfmt:qemu-v9');
+    await setupQemu(exec, plan('false', ['linux/arm64']), { qemuImage: image, binfmtDir: binfmt, log: (m) => log.push(m) });
+    expect(asked).toBe(0);
+    await setupQemu(exec, plan('auto', ['linux/arm64']), { qemuImage: image, binfmtDir: binfmt, log: (m) => log.push(m) });
+    expect(asked).toBe(1);
+    expect(calls.find((c) => c[1] === 'run')).toEqual([
+      'docker',
+      'run',
+      '--privileged',
+      '--rm',
+      'mirror.example/tonistiigi/binfmt:qemu-v9',
+      '--install',
+      'arm64',
+    ]);
+  });
+
   it('uninstalls an entry without F before installing', async () => {
     mounted();
     writeFileSync(path.join(binfmt, 'qemu-aarch64'), entry('aarch64', '/usr/bin/qemu-aarch64-static', 'P'));

@@ -145,9 +145,12 @@ async function oneRun(seed) {
       : { 'promote-to': `${pb.addr}/${target}:1.0`, 'registry-auth': `- registry: ${pb.addr}\n  username: ${USER}\n  password: ${PASSWORD}\n` }),
   };
   const run = runAction(inputs, PR ? { eventName: 'pull_request' } : {});
+  fs.writeFileSync(path.join(dir, 'run.log'), `${run.stdout}\n${run.stderr ?? ''}`);
   await pa.stop();
   await pb.stop();
   const retries = Number(/registry retries used: (\d+) of/.exec(run.stdout)?.[1] ?? 0);
+  // Tool runs retried (a trivy scan or a build push that failed on a registry), counted in the same budget.
+  const toolRetries = (run.stdout.match(/: (?:scan|build) attempt \d+ failed \(.*\), retrying/g) ?? []).length;
   const faultsA = pa.requests().filter((r) => r.fault !== 'none').length;
   const faultsB = pb.requests().filter((r) => r.fault !== 'none').length;
   const bPuts = pb.requests().filter((r) => r.kind === 'manifest-put' && r.upstreamStatus === 201).length;
@@ -177,7 +180,7 @@ async function oneRun(seed) {
     run.message = message.split('\n')[0];
   }
   if (problems.length) verdict = 'BROKEN';
-  return { seed, verdict, problems, retries, faultsA, faultsB, bPuts, seconds: run.seconds, message: run.message ?? '' };
+  return { seed, verdict, problems, retries, toolRetries, dir, faultsA, faultsB, bPuts, seconds: run.seconds, message: run.message ?? '' };
 }
 
 const results = [];
@@ -186,9 +189,10 @@ for (let seed = FIRST_SEED; seed < FIRST_SEED + RUNS; seed++) {
   results.push(r);
   const tail = r.verdict === 'failed cleanly' ? ` - ${r.message.slice(0, 220)}` : '';
   console.log(
-    `seed ${seed}: ${r.verdict} in ${r.seconds.toFixed(0)} s (faults injected A ${r.faultsA}, B ${r.faultsB}; registry retries ${r.retries}; manifest PUTs that reached B ${r.bPuts})${tail}`,
+    `seed ${seed}: ${r.verdict} in ${r.seconds.toFixed(0)} s (faults injected A ${r.faultsA}, B ${r.faultsB}; registry retries ${r.retries}, of them scan/build reruns ${r.toolRetries}; manifest PUTs that reached B ${r.bPuts})${tail}`,
   );
   for (const p of r.problems) console.log(`  ! ${p}`);
+  if (r.verdict !== 'promoted' && r.verdict !== 'composed') console.log(`  log: ${r.dir}/run.log`);
 }
 const ok = results.filter((r) => r.verdict === 'promoted' || r.verdict === 'composed').length;
 const clean = results.filter((r) => r.verdict === 'failed cleanly').length;
@@ -196,6 +200,6 @@ const broken = results.filter((r) => r.verdict === 'BROKEN').length;
 const retries = results.map((r) => r.retries);
 console.log(
   `fault campaign${PR ? ' (PR mode)' : ''}: ${ok} of ${RUNS} runs succeeded, ${clean} failed cleanly, ${broken} broke the promise; ` +
-    `rate ${RATE_A} on A, ${RATE} on B; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)} (budget 100 per run, 5 attempts per request)`,
+    `rate ${RATE_A} on A, ${RATE} on B; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)}, of them scan/build reruns ${results.reduce((a, r) => a + r.toolRetries, 0)} (budget 100 per run, 5 attempts per request)`,
 );
 process.exit(broken ? 1 : 0);

@@ -58,7 +58,12 @@ export interface Inputs {
   push: boolean;
   // qemu
   qemu: Tristate;
+  /** The binfmt image of a registration: the one that served of `qemuImages` (the first until then). */
   qemuImage: string;
+  /** `qemu-image`: one reference per line, pulled in order until one serves. */
+  qemuImages: string[];
+  /** `buildkit-image`: the docker-container driver's buildkit image, one per line, pulled in order; [] = buildx's default. */
+  buildkitImages: string[];
   // builder
   builder: string;
   driver: string;

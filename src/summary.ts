@@ -28,6 +28,8 @@ export interface RunReport {
   stoppedBecause?: string;
   /** Which repository served each trivy DB the run fetched. */
   dbSources?: { vulnerability?: string; java?: string };
+  /** Which image served each bootstrap pull (the buildkit image, the binfmt image). */
+  bootstrap?: { buildkit?: string; binfmt?: string };
   /** What the tag & promote phase wrote, did not write and undid. */
   writes?: WriteReport;
   /** SBOM referrers pushed, per platform. */
@@ -94,6 +96,9 @@ export function renderSummary(r: RunReport): string {
     }
     out.push('');
   }
+  const boot = r.bootstrap ?? {};
+  const served = [boot.buildkit ? `buildkit image \`${boot.buildkit}\`` : '', boot.binfmt ? `binfmt image \`${boot.binfmt}\`` : ''].filter((s) => s);
+  if (served.length) out.push(`Bootstrap images pulled: ${served.join('; ')}`, '');
   const db = r.dbSources ?? {};
   if (db.vulnerability) out.push(`trivy vulnerability DB from \`${db.vulnerability}\`${db.java ? `; Java DB from \`${db.java}\`` : ''}`, '');
   const withMore = r.scans.filter((s) => s.findings.some((f) => !f.blocking));

@@ -145,6 +145,8 @@ export interface FakeBuildFailure {
   exitCode: number;
   /** Log lines printed before it exits. */
   lines: string[];
+  /** Fails only the first this many runs (default: every run). */
+  times?: number;
 }
 
 export interface FakeToolsOptions {
@@ -157,6 +159,10 @@ export interface FakeToolsOptions {
   /** How long each trivy scan takes (ms). */
   scanMs?: number;
   failBuild?: Record<string, FakeBuildFailure>;
+  /** Platform id -> its `trivy image` scans fail like this (the first `times` of them, default every one). */
+  failScan?: Record<string, { exitCode: number; stderr: string; times?: number }>;
+  /** Image -> `docker pull` of it fails like this (the first `times`, default every one); other pulls succeed. */
+  failPull?: Record<string, { exitCode: number; stderr: string; times?: number }>;
   /** Makes `trivy image --download-db-only` fail like this. */
   dbDownloadFailure?: { exitCode: number; stderr: string };
   /** Builders that exist before the run (e.g. one named by the `builder` input). */
@@ -282,9 +288,21 @@ export class FakeTools {
     throw new Error(`fake exec: unexpected command ${[command, ...args].join(' ')}`);
   }
 
+  private readonly failed = new Map<string, number>();
+  /** Whether the failure keyed `key` strikes this time: the first `times` runs (every run when undefined). */
+  private failsAgain(key: string, times: number | undefined): boolean {
+    const n = (this.failed.get(key) ?? 0) + 1;
+    this.failed.set(key, n);
+    return times === undefined || n <= times;
+  }
+
   private docker(args: string[]): Promise<ExecResult> | ExecResult {
     const [a0, a1, a2] = args;
     if (a0 === 'info') return ok('Server Version: 28.0.0\n');
+    if (a0 === 'pull') {
+      const f = this.opts.failPull?.[a1 ?? ''];
+      return f && this.failsAgain(`pull ${a1}`, f.times) ? fail(f.exitCode, f.stderr) : ok(`${a1}\n`);
+    }
     if (a0 === 'buildx' && a1 === 'create') {
       const name = flag(args, '--name') ?? 'fake-builder';
       if (args.includes('--append')) {
@@ -344,7 +362,7 @@ export class FakeTools {
     const platform = flag(args, '--platform') ?? '';
     await sleep(this.opts.buildMs?.[platform] ?? 1);
     const failure = this.opts.failBuild?.[platform];
-    if (failure) return fail(failure.exitCode, `${failure.lines.join('\n')}\n`);
+    if (failure && this.failsAgain(`build ${platform}`, failure.times)) return fail(failure.exitCode, `${failure.lines.join('\n')}\n`);
     const metadataFile = flag(args, '--metadata-file');
     const metadataFixture = (this.opts.metadata ?? PROVENANCE_MAX.metadata)[platform as keyof typeof PROVENANCE_MAX.metadata];
     if (!metadataFile || !metadataFixture) throw new Error(`fake exec: no metadata fixture for ${platform} (or no --metadata-file)`);
@@ -442,6 +460,8 @@ export class FakeTools {
         if (this.resolveRef(ref) === undefined) return fail(1, `FATAL Fatal error: ${ref}: MANIFEST_UNKNOWN\n`);
         platform = flag(args, '--platform') ?? '';
       }
+      const f = this.opts.failScan?.[platform];
+      if (f && this.failsAgain(`scan ${platform}`, f.times)) return fail(f.exitCode, f.stderr);
       const report = reports[platform];
       const output = flag(args, '--output');
       if (!report || !output) throw new Error(`fake exec: no trivy report fixture for ${platform} (or no --output)`);

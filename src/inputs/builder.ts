@@ -6,6 +6,7 @@ import { DRIVER_NAMES, driverSupport, endpointAccepted, endpointForms, type Driv
 import type { BuilderNodeSpec, Inputs, Platform } from '../model.js';
 import { parsePlatform } from '../platform.js';
 import { DEFAULTS } from './defaults.js';
+import { parseImageList } from './qemu.js';
 import { fail } from './error.js';
 import { keyValues, parseHttpUrl, parseInstallableVersion, q, type InputReader } from './values.js';
 
@@ -14,6 +15,7 @@ export type BuilderInputs = Pick<
   | 'builder'
   | 'driver'
   | 'driverOpts'
+  | 'buildkitImages'
   | 'endpoint'
   | 'buildkitdConfig'
   | 'buildkitdConfigInline'
@@ -42,6 +44,16 @@ export function parseBuilderInputs(r: InputReader, platforms: readonly Platform[
   if (badKey !== undefined) {
     fail('driver-opts', `${q(badKey)} is not an option of driver ${q(driver)} (it takes ${(support.driverOptKeys ?? []).join(', ')})`);
   }
+  const buildkitImages = parseImageList(r, 'buildkit-image');
+  if (buildkitImages.length > 0 && support.name !== 'docker-container') {
+    fail('buildkit-image', `is the buildkit image of the docker-container driver; driver ${q(driver)} runs no buildkit container`);
+  }
+  if (buildkitImages.length > 0 && driverOpts.some((o) => o.startsWith('image='))) {
+    fail(
+      'buildkit-image',
+      'cannot be used together with image= in driver-opts; give the images (one per line, tried in order) in buildkit-image only',
+    );
+  }
   const buildkitdConfig = r.line('buildkitd-config');
   if (buildkitdConfig !== '') r.file('buildkitd-config', buildkitdConfig);
   const buildkitdConfigInline = r.read('buildkitd-config-inline');
@@ -56,6 +68,7 @@ export function parseBuilderInputs(r: InputReader, platforms: readonly Platform[
     const conflicts = [
       driver !== DEFAULTS.driver ? `driver (${q(driver)})` : '',
       driverOpts.length > 0 ? 'driver-opts' : '',
+      buildkitImages.length > 0 ? 'buildkit-image' : '',
       endpoint !== '' ? 'endpoint' : '',
       nodes.length > 0 ? 'nodes' : '',
       buildkitdConfig !== '' ? 'buildkitd-config' : '',
@@ -92,6 +105,7 @@ export function parseBuilderInputs(r: InputReader, platforms: readonly Platform[
     builder,
     driver,
     driverOpts,
+    buildkitImages,
     endpoint,
     buildkitdConfig,
     buildkitdConfigInline,

@@ -35,9 +35,11 @@ export async function prepareQemu(
   inputs: QemuPhaseInputs,
   builder: BuilderInfo,
   rt: Pick<Runtime, 'hostArch' | 'readBinfmt' | 'log'>,
+  /** The binfmt image that served (pipeline/bootstrap.ts), asked for only when a registration happens. */
+  image: () => Promise<string> = async () => inputs.qemuImage,
 ): Promise<QemuPhaseResult> {
   const plan = planQemu(inputs.qemu, inputs.platforms, rt.hostArch, await rt.readBinfmt(), nodeFacts(builder));
-  const result = await setupQemu(exec, plan, { qemuImage: inputs.qemuImage, log: (m) => rt.log.info(m) });
+  const result = await setupQemu(exec, plan, { qemuImage: image, log: (m) => rt.log.info(m) });
   const placement = Object.fromEntries(plan.items.map((i) => [i.platform.id, { onRunner: i.onRunner, ...(i.node ? { node: i.node } : {}) }]));
   return { ...result, placement };
 }

@@ -16,6 +16,7 @@ import { prepareQemu, withPlacement } from './qemu.js';
 import { createScanner, gateError, scanQueue } from './scan.js';
 import { attachSboms } from './sbom.js';
 import type { Runtime } from './runtime.js';
+import { binfmtImage, withBuildkitImage, type BootstrapSources } from './bootstrap.js';
 
 /** Thrown after the summary is written, so the job fails with this message. */
 export class PipelineError extends Error {}
@@ -27,8 +28,18 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
   const { exec, registry } = connect(inputs, rt);
 
   if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
-  const builder = await log.group('Builder', () => setupBuilder(exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
-  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, builder.info, rt));
+  // Bootstrap images are pulled first, falling back along their lists; the builder and QEMU get the one that served.
+  const boot: BootstrapSources = {};
+  const bootDeps = {
+    log,
+    budget: registry.budget,
+    signal: rt.signal,
+    ...(rt.toolBackoffMs !== undefined ? { toolBackoffMs: rt.toolBackoffMs } : {}),
+  };
+  const builder = await log.group('Builder', async () =>
+    setupBuilder(exec, await withBuildkitImage(exec, inputs, bootDeps, boot), rt, (name) => rt.saveState({ ...state, builder: name })),
+  );
+  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, builder.info, rt, binfmtImage(exec, inputs, bootDeps, boot)));
 
   // The scanner installs trivy and downloads the DB once, while builds run; each
   // platform's scan starts as soon as its build is done.
@@ -55,6 +66,7 @@ export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunRepor
     tags: inputs.tags,
     promoted: [],
     dbSources: scanned.dbSources,
+    bootstrap: boot,
     sboms: [],
   };
   const finish = async (): Promise<RunReport> => {

@@ -32,5 +32,7 @@ export interface Runtime {
   /** The registry client's HTTP (tests pass a fake registry). */
   fetchImpl?: typeof fetch;
   /** Aborted when the run is cancelled (SIGTERM/SIGINT to main): in-flight work stops, no tag is written. */
+  /** The wait before a tool's second attempt (scan, build push, bootstrap pull); default 2 s. */
+  toolBackoffMs?: number;
   signal?: AbortSignal;
 }

@@ -60,7 +60,8 @@ export const nodeQemuFs: QemuFs = {
 };
 
 export interface SetupQemuOptions {
-  qemuImage: string;
+  /** The binfmt image, or how to get it (pulled only when a registration through it happens). */
+  qemuImage: string | (() => Promise<string>);
   binfmtDir?: string;
   /** Where host `qemu-<arch>-static` binaries live. */
   qemuBinDir?: string;
@@ -103,8 +104,9 @@ export async function setupQemu(exec: Exec, plan: QemuPlan, opts: SetupQemuOptio
     method = 'binfmt-image';
     // The binfmt image takes platform architectures (arm64, arm, riscv64, ...).
     const platformArches = unique(todo.map((i) => i.platform.arch));
-    opts.log(`registering ${arches.join(', ')} with ${opts.qemuImage} (docker daemon available)`);
-    const args = ['run', '--privileged', '--rm', opts.qemuImage];
+    const image = typeof opts.qemuImage === 'string' ? opts.qemuImage : await opts.qemuImage();
+    opts.log(`registering ${arches.join(', ')} with ${image} (docker daemon available)`);
+    const args = ['run', '--privileged', '--rm', image];
     if (replace.length > 0) args.push('--uninstall', replace.join(','));
     args.push('--install', platformArches.join(','));
     await exec('docker', args, { onLine: (l) => opts.log(l) });

@@ -53,6 +53,8 @@ function findLastIndex<T>(xs: readonly T[], f: (x: T) => boolean): number {
 export function trivyRetryable(stderr: string): boolean {
   const line = lastErrorLine(stderr);
   if (!/\bFATAL\b/.test(line) && !/remote error/.test(line)) return false;
+  // Another trivy (another run on this runner) holds the scan cache's lock: it lets go when done.
+  if (/cache may be in use by another process/.test(line)) return true;
   return TRANSIENT.test(bare(line)) && !PERMANENT.test(bare(line));
 }
 
@@ -70,6 +72,17 @@ export function buildPushRetryable(output: string): boolean {
   if (/did not complete successfully|failed to compute cache key|dockerfile parse error|failed to read dockerfile/i.test(line)) return false;
   if (PERMANENT.test(line)) return false;
   return /failed to push|exporting to image|failed to export/i.test(line) || TRANSIENT.test(line);
+}
+
+/**
+ * Whether a failed `docker pull` is worth pulling again from the same
+ * registry: a 5xx, a reset or a timeout. A rate limit (429, toomanyrequests)
+ * is not: it lasts longer than any back-off here, so the next mirror is tried.
+ */
+export function pullRetryable(stderr: string): boolean {
+  const line = bare(lastErrorLine(stderr));
+  if (/toomanyrequests|too many requests|\b429\b|rate limit/i.test(line)) return false;
+  return TRANSIENT.test(line) && !PERMANENT.test(line);
 }
 
 export interface ToolRetryOptions {
