@@ -26,6 +26,7 @@ const actionsLogger: Logger = {
 
 /** The entry point: real inputs and real dependencies. */
 export async function main(): Promise<void> {
+  const started = { process: Math.round(performance.timeOrigin), main: Date.now() };
   const env = process.env;
   let inputs: Inputs;
   try {
@@ -41,6 +42,7 @@ export async function main(): Promise<void> {
     log: actionsLogger,
     env,
     now: () => Date.now(),
+    started,
     tempDir,
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),

@@ -16,7 +16,10 @@ export function outputsOf(r: RunReport): Record<string, string> {
     digest: r.digest ?? null,
     pushed: r.pushed,
     tags: r.tags,
-    platforms: Object.fromEntries(r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }])),
+    platforms: Object.fromEntries(
+      r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size, steps: stepsOf(b) }]),
+    ),
+    ...(r.timings ? { timings: r.timings } : {}),
   });
   if (r.scanEnabled) {
     out['scan-results'] = JSON.stringify(Object.fromEntries(r.scans.map((s) => [s.platform, scanResult(s)])));
@@ -24,6 +27,11 @@ export function outputsOf(r: RunReport): Record<string, string> {
   }
   out.promoted = JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`));
   return out;
+}
+
+/** A platform's steps for `metadata`: name, seconds (to the millisecond), cached. */
+function stepsOf(b: RunReport['builds'][number]): { name: string; seconds: number; cached: boolean }[] {
+  return (b.steps ?? []).map((s) => ({ name: s.name, seconds: Math.round(s.seconds * 1000) / 1000, cached: s.cached }));
 }
 
 function scanResult(s: RunReport['scans'][number]): unknown {

@@ -1,7 +1,9 @@
 // The job summary: per platform how it was built and scanned, then the manifest
 // list, its tags and where it was promoted. Rendering is pure; main writes it.
 import type { PlatformScan } from './scan/gate.js';
-import type { PlatformBuild, Severity } from './model.js';
+import type { PhaseTimings, PlatformBuild, Severity } from './model.js';
+import { comparisonLine, timeReport } from './advisor.js';
+import { stepLabel } from './buildx/progress.js';
 
 export interface PromotionRow {
   ref: string;
@@ -25,6 +27,8 @@ export interface RunReport {
   promoted: PromotionRow[];
   /** Why the run stopped before the index, when it did. */
   stoppedBecause?: string;
+  /** Seconds per phase (the run clock's). */
+  timings?: PhaseTimings;
 }
 
 const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
@@ -92,5 +96,42 @@ export function renderSummary(r: RunReport): string {
       '',
     );
   }
+  out.push(...renderTimeSection(r));
   return out.join('\n');
+}
+
+/** The longest a step's name gets in the summary (a RUN line can be a whole script). */
+const STEP_NAME_MAX = 60;
+
+function stepName(name: string): string {
+  const label = stepLabel(name).replace(/\s+/g, ' ');
+  return label.length > STEP_NAME_MAX ? `${label.slice(0, STEP_NAME_MAX - 1)}…` : label;
+}
+
+function code(s: string): string {
+  return `\`${s.replace(/`/g, "'")}\``;
+}
+
+/** "Where the time went": per platform its build time and slowest steps, QEMU factors, advice. */
+export function renderTimeSection(r: Pick<RunReport, 'builds' | 'timings'>): string[] {
+  const withSteps = r.builds.filter((b) => b.steps?.length);
+  if (!withSteps.length) return [];
+  const t = timeReport(withSteps, r.timings?.total);
+  const out = ['### Where the time went', '', '| Platform | Build | Slowest steps |', '| --- | --- | --- |'];
+  for (const p of t.platforms) {
+    const steps = p.slowest.map((s) => `${cell(code(stepName(s.name)))} ${s.seconds.toFixed(1)} s`).join(', ');
+    out.push(`| \`${p.platform}\`${p.emulated ? ' (QEMU)' : ''} | ${p.seconds.toFixed(1)} s | ${steps || 'all cached'} |`);
+  }
+  out.push('');
+  if (t.comparisons.length) out.push(...t.comparisons.map((c) => `- ${comparisonLine({ ...c, step: code(stepName(c.step)) })}`), "");
+  if (t.advice.length) out.push('**Advice**', '', ...t.advice.map((a) => `- ${a}`), '');
+  return out;
+}
+
+/** The same, for the log: the QEMU factors and the advice, a few lines at most. */
+export function timeLogLines(r: Pick<RunReport, 'builds' | 'timings'>): string[] {
+  const withSteps = r.builds.filter((b) => b.steps?.length);
+  if (!withSteps.length) return [];
+  const t = timeReport(withSteps, r.timings?.total);
+  return [...t.comparisons.map((c) => `time: ${comparisonLine(c)}`), ...t.advice.map((a) => `advice: ${a}`)];
 }

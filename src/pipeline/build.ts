@@ -25,6 +25,8 @@ export interface BuildPhaseDeps {
   emulated: readonly string[];
   /** Called once per platform whose build succeeded, as soon as it did. */
   onBuilt?: ((build: PlatformBuild) => void) | undefined;
+  /** The run's clock (milliseconds). */
+  now?: () => number;
 }
 
 export interface BuildPhaseResult {
@@ -69,6 +71,7 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
       metadataFile,
       onLine: (l) => lines.push(l),
       readFile: (f) => fs.promises.readFile(f, 'utf8'),
+      ...(deps.now ? { now: deps.now } : {}),
     });
     const fetchRaw: FetchRaw = inputs.push
       ? async (d) => (await inspectRaw(exec, deps.builder, `${inputs.image}@${d}`)).raw
@@ -83,6 +86,7 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
       seconds: meta.seconds,
       size: image.size,
       emulated: deps.emulated.includes(platform.id),
+      steps: meta.steps,
     };
   } catch (err) {
     const tail = lastLines(lines.join('\n'), FAILURE_TAIL);

@@ -1,0 +1,157 @@
+// Reads one build's `--progress=rawjson` events (src/types/progress.ts) into
+// two things: the timing of every vertex (name, start, end, cached, error) and
+// readable log lines in the style of `--progress=plain` (`#3 [2/3] RUN make`,
+// its output, `#3 DONE 4.1s`), so the log stays readable. Pure: fed line by line.
+import type { BuildStep } from '../model.js';
+import { isSolveStatus, type RawVertex, type SolveStatus } from '../types/progress.js';
+
+interface VertexState {
+  /** Plain-progress number, in order of first appearance (`#1`, `#2`, ...). */
+  n: number;
+  name: string;
+  started?: number;
+  completed?: number;
+  cached: boolean;
+  error?: string;
+  announced: boolean;
+  finished: boolean;
+  /** A log line still waiting for its newline. */
+  partial: string;
+}
+
+function time(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  // Go's zero time (0001-01-01T00:00:00Z) means "not set".
+  return Number.isNaN(t) || t <= 0 ? undefined : t;
+}
+
+function decode(data: string | undefined): string {
+  return data ? Buffer.from(data, 'base64').toString('utf8') : '';
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * Fed each stderr line of a rawjson build. `line()` returns the readable lines
+ * it stands for (a line that is not a progress event, such as buildx's own
+ * `ERROR: ...`, is returned as it is); `steps()` the vertices seen so far.
+ */
+export class ProgressReader {
+  private readonly vertices = new Map<string, VertexState>();
+  /** The newest event time seen: the end of a step that never completed. */
+  private lastSeen = 0;
+
+  line(text: string): string[] {
+    const trimmed = text.trim();
+    if (!trimmed.startsWith('{')) return trimmed === '' ? [] : [text];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      return [text];
+    }
+    return isSolveStatus(parsed) ? this.event(parsed) : [text];
+  }
+
+  private event(s: SolveStatus): string[] {
+    const out: string[] = [];
+    for (const v of s.vertexes ?? []) out.push(...this.vertex(v));
+    for (const l of s.logs ?? []) {
+      const v = l.vertex ? this.vertices.get(l.vertex) : undefined;
+      this.see(time(l.timestamp));
+      if (!v) continue;
+      const text = v.partial + decode(l.data);
+      const lines = text.split(/\r?\n/);
+      v.partial = lines.pop() ?? '';
+      for (const line of lines) out.push(`#${v.n} ${line}`);
+    }
+    for (const st of s.statuses ?? []) {
+      this.see(time(st.completed) ?? time(st.timestamp));
+      const v = st.vertex ? this.vertices.get(st.vertex) : undefined;
+      if (v && st.completed && st.name) out.push(`#${v.n} ${st.name} done`);
+    }
+    for (const w of s.warnings ?? []) {
+      const v = w.vertex ? this.vertices.get(w.vertex) : undefined;
+      const short = decode(w.short).trim();
+      if (short) out.push(`${v ? `#${v.n} ` : ''}WARNING: ${short}`);
+    }
+    return out;
+  }
+
+  private vertex(raw: RawVertex): string[] {
+    let v = this.vertices.get(raw.digest);
+    if (!v) {
+      v = { n: this.vertices.size + 1, name: raw.name ?? raw.digest, cached: false, announced: false, finished: false, partial: '' };
+      this.vertices.set(raw.digest, v);
+    }
+    if (raw.name) v.name = raw.name;
+    const started = time(raw.started);
+    const completed = time(raw.completed);
+    if (started !== undefined && (v.started === undefined || started < v.started)) v.started = started;
+    if (completed !== undefined) v.completed = Math.max(completed, v.completed ?? completed);
+    if (raw.cached) v.cached = true;
+    if (raw.error) v.error = raw.error;
+    this.see(completed ?? started);
+
+    const out: string[] = [];
+    if (!v.announced && (started !== undefined || completed !== undefined || raw.cached)) {
+      v.announced = true;
+      out.push('', `#${v.n} ${v.name}`);
+    }
+    if (!v.finished && (completed !== undefined || raw.error)) {
+      v.finished = true;
+      if (v.partial) out.push(`#${v.n} ${v.partial}`);
+      v.partial = '';
+      if (v.error) out.push(`#${v.n} ERROR: ${v.error}`);
+      else if (v.cached) out.push(`#${v.n} CACHED`);
+      else out.push(`#${v.n} DONE ${seconds((v.completed ?? 0) - (v.started ?? v.completed ?? 0))}`);
+    }
+    return out;
+  }
+
+  private see(t: number | undefined): void {
+    if (t !== undefined && t > this.lastSeen) this.lastSeen = t;
+  }
+
+  /** Every vertex that started or was cached, in the order it was first seen. */
+  steps(): BuildStep[] {
+    const out: BuildStep[] = [];
+    for (const v of this.vertices.values()) {
+      if (v.started === undefined && v.completed === undefined && !v.cached) continue;
+      const end = v.completed ?? (this.lastSeen || v.started);
+      const start = v.started ?? end;
+      const step: BuildStep = { name: v.name, seconds: start !== undefined && end !== undefined ? Math.max(0, end - start) / 1000 : 0, cached: v.cached };
+      if (v.started !== undefined) step.started = v.started;
+      if (v.completed !== undefined) step.completed = v.completed;
+      if (v.error) step.error = v.error;
+      out.push(step);
+    }
+    return out;
+  }
+}
+
+/** The steps of a whole captured rawjson stream. */
+export function parseProgress(text: string): BuildStep[] {
+  const reader = new ProgressReader();
+  for (const line of text.split('\n')) reader.line(line);
+  return reader.steps();
+}
+
+/** The readable lines a whole captured rawjson stream stands for. */
+export function readableLines(text: string): string[] {
+  const reader = new ProgressReader();
+  return text.split('\n').flatMap((l) => reader.line(l));
+}
+
+/** A Dockerfile RUN step (the only kind that runs the target's binaries, so the only kind QEMU slows). */
+export function isRunStep(name: string): boolean {
+  return /^(\[[^\]]*\]\s+)?RUN\s/.test(name);
+}
+
+/** The name without buildkit's `[stage n/m]` position prefix: `[2/3] RUN make` -> `RUN make`. */
+export function stepLabel(name: string): string {
+  return name.replace(/^\[[^\]]*\]\s+/, '');
+}
