@@ -2,7 +2,7 @@
 // slowest steps, how much slower a step ran under QEMU than the same step
 // natively for another platform in the same run, and advice when emulation is
 // what the run waits for. Pure: the summary and the log render what it returns.
-import { isRunStep, stepLabel } from './buildx/progress.js';
+import { isRunStep, stepKey, stepLabel } from './buildx/progress.js';
 import type { BuildStep, PlatformBuild } from './model.js';
 
 /**
@@ -68,14 +68,14 @@ function median(values: readonly number[]): number | undefined {
   return s.length % 2 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** Every emulated RUN step that also ran natively (same name) for another platform of the run. */
+/** Every emulated RUN step that also ran natively (same step, see stepKey) for another platform of the run. */
 export function compareSteps(builds: readonly PlatformBuild[]): Comparison[] {
   const natives = builds.filter((b) => !b.emulated);
   const out: Comparison[] = [];
   for (const b of builds) {
     for (const s of emulatedRunSteps(b)) {
       for (const n of natives) {
-        const twin = ran(n.steps).find((t) => t.name === s.name && t.seconds >= MIN_NATIVE_SECONDS);
+        const twin = ran(n.steps).find((t) => stepKey(t.name) === stepKey(s.name) && t.seconds >= MIN_NATIVE_SECONDS);
         if (!twin) continue;
         out.push({
           step: stepLabel(s.name),

@@ -13,6 +13,8 @@ interface VertexState {
   completed?: number;
   cached: boolean;
   error?: string;
+  /** Started and not completed since (buildkit may start a vertex again after completing it). */
+  running: boolean;
   announced: boolean;
   finished: boolean;
   /** A log line still waiting for its newline. */
@@ -58,20 +60,23 @@ export class ProgressReader {
 
   private event(s: SolveStatus): string[] {
     const out: string[] = [];
-    for (const v of s.vertexes ?? []) out.push(...this.vertex(v));
+    // One event can hold several updates of a vertex (completed, then started
+    // again): apply them all, then print what the vertex's final state says.
+    const touched = new Set<VertexState>();
+    for (const raw of s.vertexes ?? []) touched.add(this.update(raw));
+    for (const v of touched) out.push(...this.announce(v));
     for (const l of s.logs ?? []) {
       const v = l.vertex ? this.vertices.get(l.vertex) : undefined;
       this.see(time(l.timestamp));
       if (!v) continue;
-      const text = v.partial + decode(l.data);
-      const lines = text.split(/\r?\n/);
+      const lines = (v.partial + decode(l.data)).split(/\r?\n/);
       v.partial = lines.pop() ?? '';
       for (const line of lines) out.push(`#${v.n} ${line}`);
     }
     for (const st of s.statuses ?? []) {
       this.see(time(st.completed) ?? time(st.timestamp));
       const v = st.vertex ? this.vertices.get(st.vertex) : undefined;
-      if (v && st.completed && st.name) out.push(`#${v.n} ${st.name} done`);
+      if (v && st.completed) out.push(`#${v.n} ${st.id.replace(/:$/, '')} done`);
     }
     for (const w of s.warnings ?? []) {
       const v = w.vertex ? this.vertices.get(w.vertex) : undefined;
@@ -81,10 +86,10 @@ export class ProgressReader {
     return out;
   }
 
-  private vertex(raw: RawVertex): string[] {
+  private update(raw: RawVertex): VertexState {
     let v = this.vertices.get(raw.digest);
     if (!v) {
-      v = { n: this.vertices.size + 1, name: raw.name ?? raw.digest, cached: false, announced: false, finished: false, partial: '' };
+      v = { n: this.vertices.size + 1, name: raw.name ?? raw.digest, cached: false, running: false, announced: false, finished: false, partial: '' };
       this.vertices.set(raw.digest, v);
     }
     if (raw.name) v.name = raw.name;
@@ -92,16 +97,21 @@ export class ProgressReader {
     const completed = time(raw.completed);
     if (started !== undefined && (v.started === undefined || started < v.started)) v.started = started;
     if (completed !== undefined) v.completed = Math.max(completed, v.completed ?? completed);
+    // buildkit restarts a vertex by sending it started again without completed.
+    if (started !== undefined || completed !== undefined) v.running = completed === undefined;
     if (raw.cached) v.cached = true;
     if (raw.error) v.error = raw.error;
     this.see(completed ?? started);
+    return v;
+  }
 
+  private announce(v: VertexState): string[] {
     const out: string[] = [];
-    if (!v.announced && (started !== undefined || completed !== undefined || raw.cached)) {
+    if (!v.announced && (v.started !== undefined || v.cached)) {
       v.announced = true;
       out.push('', `#${v.n} ${v.name}`);
     }
-    if (!v.finished && (completed !== undefined || raw.error)) {
+    if (v.announced && !v.finished && !v.running && (v.completed !== undefined || v.error)) {
       v.finished = true;
       if (v.partial) out.push(`#${v.n} ${v.partial}`);
       v.partial = '';
@@ -116,7 +126,7 @@ export class ProgressReader {
     if (t !== undefined && t > this.lastSeen) this.lastSeen = t;
   }
 
-  /** Every vertex that started or was cached, in the order it was first seen. */
+  /** Every vertex that started or was cached, in the order they started. */
   steps(): BuildStep[] {
     const out: BuildStep[] = [];
     for (const v of this.vertices.values()) {
@@ -129,7 +139,7 @@ export class ProgressReader {
       if (v.error) step.error = v.error;
       out.push(step);
     }
-    return out;
+    return out.sort((a, b) => (a.started ?? Infinity) - (b.started ?? Infinity));
   }
 }
 
@@ -154,4 +164,15 @@ export function isRunStep(name: string): boolean {
 /** The name without buildkit's `[stage n/m]` position prefix: `[2/3] RUN make` -> `RUN make`. */
 export function stepLabel(name: string): string {
   return name.replace(/^\[[^\]]*\]\s+/, '');
+}
+
+/**
+ * What identifies "the same step" across the platforms of one run: the
+ * position prefix and the instruction (`[2/3] RUN`), since the rest of the
+ * name has the platform's build args expanded (`GOARCH=arm64`). A name with no
+ * prefix is its own key.
+ */
+export function stepKey(name: string): string {
+  const m = /^(\[[^\]]*\])\s+(\S+)/.exec(name);
+  return m ? `${m[1]} ${m[2]}` : name;
 }
