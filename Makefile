@@ -49,7 +49,15 @@ e2e: node_modules testbed-up
 test: node_modules testbed-up lint check-dist check-docs unit e2e
 	@node scripts/test-summary.mjs $(RESULTS)/unit.json $(RESULTS)/e2e.json
 
+# actionlint (pinned in testbed/versions.env, built once into the test bed's
+# cache) with Debian's shellcheck for run: scripts, on every workflow file.
+ACTIONLINT_FILES = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml examples/workflows/*.yml examples/workflows/*.yaml)
+actionlint:
+	@bash testbed/build-tools.sh actionlint
+	@command -v shellcheck >/dev/null || { echo "actionlint: shellcheck is not installed: run 'make testbed-up'"; exit 1; }
+	.testbed/bin/actionlint -shellcheck=shellcheck $(ACTIONLINT_FILES)
+
 demo: node_modules testbed-up
 	source .testbed/env && node scripts/demo.mjs
 
-.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo
+.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo actionlint
