@@ -72,7 +72,9 @@ describe('timeReport', () => {
   it('advises cross-compiling and native runners with the measured figures when emulation dominates', () => {
     const t = timeReport(heavy, 460);
     expect(t.advice).toHaveLength(3);
-    expect(t.advice[0]).toBe('Emulation is where the time went: RUN steps under QEMU took 412 s on linux/arm64 (90% of the 460 s run, 9.2x their native time).');
+    expect(t.advice[0]).toBe(
+      'Emulation is where the time went: RUN steps under QEMU took 412 s on linux/arm64 (90% of the 460 s run, 9.2x their native time).',
+    );
     expect(t.advice[1]).toContain('FROM --platform=$BUILDPLATFORM');
     // arm64: 420 - (412 - 45) = 53; arm/v7: 380 - (370 - 45) = 55; amd64 50: the slowest is 55.
     expect(t.advice[1]).toContain('about 55.0 s instead of 420 s (365 s saved)');

@@ -40,6 +40,18 @@ describe('parseProgress', () => {
     expect(def.completed).toBe(Math.max(...completions));
   });
 
+  it('times the export of a pushed build from its first start to the push being done', () => {
+    // `exporting to image` is completed after the manifests, started again for the push, completed again.
+    const steps = parseProgress(progress('push-linux-amd64'));
+    const exp = steps.find((s) => s.name === 'exporting to image');
+    expect(exp?.cached).toBe(false);
+    expect(exp?.started).toBe(Date.parse('2026-12-02T00:41:39.502Z'));
+    expect(exp?.completed).toBe(Date.parse('2026-12-02T00:41:39.736Z'));
+    const lines = readableLines(progress('push-linux-amd64'));
+    const n = lines.find((l) => l.endsWith(' exporting to image'))?.split(' ')[0];
+    expect(lines).toContain(`${n} pushing layers done`);
+  });
+
   it('marks every step of a fully cached build as cached, taking no time', () => {
     const steps = parseProgress(progress('cached-linux-amd64'));
     const instructions = steps.filter((s) => !s.name.startsWith('[internal]'));
@@ -53,7 +65,9 @@ describe('parseProgress', () => {
     const failed = parseProgress(progress('failed-linux-arm64')).filter((s) => s.error);
     expect(failed).toHaveLength(1);
     expect(failed[0]?.name).toMatch(/^\[2\/2\] RUN .*exit 3/);
-    expect(failed[0]?.error).toBe('process "/bin/busybox sh -c echo building $NONCE; echo failing on purpose >&2; exit 3" did not complete successfully: exit code: 3');
+    expect(failed[0]?.error).toBe(
+      'process "/bin/busybox sh -c echo building $NONCE; echo failing on purpose >&2; exit 3" did not complete successfully: exit code: 3',
+    );
   });
 
   it('the native amd64 run of the loop is several times faster than arm64 under QEMU', () => {
@@ -78,7 +92,9 @@ describe('readable lines', () => {
   it("shows a failed step's output and error, and passes buildx's own lines through", () => {
     const lines = readableLines(progress('failed-linux-arm64'));
     expect(lines).toContain('#3 failing on purpose');
-    expect(lines).toContain('#3 ERROR: process "/bin/busybox sh -c echo building $NONCE; echo failing on purpose >&2; exit 3" did not complete successfully: exit code: 3');
+    expect(lines).toContain(
+      '#3 ERROR: process "/bin/busybox sh -c echo building $NONCE; echo failing on purpose >&2; exit 3" did not complete successfully: exit code: 3',
+    );
     expect(lines.at(-1)).toMatch(/^ERROR: failed to build: failed to solve: process .* exit code: 3$/);
   });
 

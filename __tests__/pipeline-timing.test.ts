@@ -8,9 +8,31 @@ describe('unionMs', () => {
   it.each([
     ['nothing', [], 0],
     ['one interval', [[0, 10]], 10],
-    ['disjoint ones add up', [[0, 10], [20, 25]], 15],
-    ['overlaps count once', [[0, 10], [5, 15], [12, 14]], 15],
-    ['a contained one adds nothing, in any order', [[5, 6], [0, 10]], 10],
+    [
+      'disjoint ones add up',
+      [
+        [0, 10],
+        [20, 25],
+      ],
+      15,
+    ],
+    [
+      'overlaps count once',
+      [
+        [0, 10],
+        [5, 15],
+        [12, 14],
+      ],
+      15,
+    ],
+    [
+      'a contained one adds nothing, in any order',
+      [
+        [5, 6],
+        [0, 10],
+      ],
+      10,
+    ],
   ] as [string, [number, number][], number][])('%s', (_n, intervals, want) => {
     expect(unionMs(intervals)).toBe(want);
   });
@@ -56,7 +78,15 @@ describe('runClock', () => {
         return { platform: b.platform.id } as never;
       },
     });
-    const b: PlatformBuild = { platform: parsePlatform('linux/arm64'), digest: '', pushedDigest: '', ref: '', seconds: 1.2345, size: 0, emulated: true };
+    const b: PlatformBuild = {
+      platform: parsePlatform('linux/arm64'),
+      digest: '',
+      pushedDigest: '',
+      ref: '',
+      seconds: 1.2345,
+      size: 0,
+      emulated: true,
+    };
     await scanner.scan(b);
     const t = clock.finish([b]);
     expect(t).toEqual({

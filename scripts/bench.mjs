@@ -16,6 +16,7 @@
 // BENCH_ROUNDS=3 (default), BENCH_QUICK=1: one round, the smallest workloads
 // (for CI). BENCH_KEEP=1 keeps the work directory.
 import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -132,8 +133,20 @@ function workloads() {
   }
   const mib = QUICK ? 8 : 32;
   const large = largeContext(mib);
-  list.push({ name: `large layers (${mib} MiB random per platform)`, key: 'large', context: large.dir, file: path.join(large.dir, 'Dockerfile'), before: large.refresh });
-  list.push({ name: 'fully cached (emulation, nothing changed)', key: 'cached', context: emulation, file: path.join(emulation, 'Dockerfile'), cached: true });
+  list.push({
+    name: `large layers (${mib} MiB random per platform)`,
+    key: 'large',
+    context: large.dir,
+    file: path.join(large.dir, 'Dockerfile'),
+    before: large.refresh,
+  });
+  list.push({
+    name: 'fully cached (emulation, nothing changed)',
+    key: 'cached',
+    context: emulation,
+    file: path.join(emulation, 'Dockerfile'),
+    cached: true,
+  });
   return list;
 }
 
@@ -179,18 +192,59 @@ function actionRun(w, repo, nonce) {
 
 function buildxBuild(w, platforms, ref, nonce) {
   return run('docker', [
-    'buildx', 'build', '--builder', SEED_BUILDER, '--progress', 'quiet', '--provenance', 'false',
-    '--platform', platforms.join(','), '--build-arg', `BENCH_NONCE=${nonce}`, '-f', w.file, '-t', ref, '--push', w.context,
+    'buildx',
+    'build',
+    '--builder',
+    SEED_BUILDER,
+    '--progress',
+    'quiet',
+    '--provenance',
+    'false',
+    '--platform',
+    platforms.join(','),
+    '--build-arg',
+    `BENCH_NONCE=${nonce}`,
+    '-f',
+    w.file,
+    '-t',
+    ref,
+    '--push',
+    w.context,
   ]);
 }
 
 function trivyScan(ref, platform) {
   const out = path.join(WORK, `scan-${slug(platform)}.json`);
-  return run('trivy', ['image', '--cache-dir', TRIVY_CACHE, ...TRIVY_OFFLINE, '--quiet', '--format', 'json', '--output', out, '--image-src', 'remote', '--platform', platform, ref]);
+  return run('trivy', [
+    'image',
+    '--cache-dir',
+    TRIVY_CACHE,
+    ...TRIVY_OFFLINE,
+    '--quiet',
+    '--format',
+    'json',
+    '--output',
+    out,
+    '--image-src',
+    'remote',
+    '--platform',
+    platform,
+    ref,
+  ]);
 }
 
 function skopeoCopy(from, to) {
-  return run('skopeo', ['copy', '--all', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--dest-creds', `${AUTH.user}:${AUTH.password}`, `docker://${from}`, `docker://${to}`]);
+  return run('skopeo', [
+    'copy',
+    '--all',
+    '--quiet',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    '--dest-creds',
+    `${AUTH.user}:${AUTH.password}`,
+    `docker://${from}`,
+    `docker://${to}`,
+  ]);
 }
 
 /** The seed recipe: one multi-platform build and push, a scan per platform, a copy of everything. */
@@ -224,7 +278,17 @@ function setup() {
   run('docker', ['buildx', 'create', '--name', SEED_BUILDER, '--driver', 'remote', env.TESTBED_BUILDKIT_ENDPOINT]);
   run('docker', ['buildx', 'inspect', '--bootstrap', SEED_BUILDER]);
   // The DB once, for both ways (the action checks it again on every run, as it must).
-  run('trivy', ['image', '--download-db-only', '--cache-dir', TRIVY_CACHE, '--db-repository', env.TESTBED_TRIVY_DB_REPOSITORY, '--skip-version-check', '--disable-telemetry', '--quiet']);
+  run('trivy', [
+    'image',
+    '--download-db-only',
+    '--cache-dir',
+    TRIVY_CACHE,
+    '--db-repository',
+    env.TESTBED_TRIVY_DB_REPOSITORY,
+    '--skip-version-check',
+    '--disable-telemetry',
+    '--quiet',
+  ]);
 }
 
 function teardown() {
@@ -245,7 +309,8 @@ function benchWorkload(w) {
     const nonce = (way) => (w.cached ? 'cached' : `${RUN_ID}-${r}-${way}`);
     w.before?.();
     const order = r % 2 === 0 ? ['action', 'seed'] : ['seed', 'action'];
-    for (const way of order) rows[way].push(way === 'action' ? actionRun(w, repo('action'), nonce('action')) : seedRun(w, repo('seed'), nonce('seed')));
+    for (const way of order)
+      rows[way].push(way === 'action' ? actionRun(w, repo('action'), nonce('action')) : seedRun(w, repo('seed'), nonce('seed')));
     w.before?.();
     rows.cp.push(criticalPath(w, repo('cp'), nonce('cp')));
     const a = rows.action.at(-1);
@@ -285,8 +350,8 @@ function distributed(w, rows) {
   const all = median(rows.action.map((x) => x.seconds));
   console.log(`distributed (SIMULATION) for ${w.name}:`);
   console.log('  each leg = the linux/amd64 solo build of the same work (what a native runner would take)');
-  console.log('           + that platform\'s measured scan; merge = the measured index + promotion;');
-  console.log('  runner start-up, artifact upload/download and the legs\' own fixed costs are not included.');
+  console.log("           + that platform's measured scan; merge = the measured index + promotion;");
+  console.log("  runner start-up, artifact upload/download and the legs' own fixed costs are not included.");
   figure('distributed (simulated)', sim);
   figure('mode: all under QEMU (measured)', all);
   figure('distributed / all', sim / all, 'x');
@@ -296,7 +361,7 @@ function crossVsNaive(results) {
   const naive = results['go-naive'];
   const cross = results['go-cross'];
   if (!naive || !cross) return;
-  console.log('examples/go-cross vs examples/go-naive (the action\'s per-platform build times, medians):');
+  console.log("examples/go-cross vs examples/go-naive (the action's per-platform build times, medians):");
   for (const p of PLATFORMS) {
     const n = median(naive.rows.action.map((x) => x.timings.build?.[p] ?? NaN));
     const c = median(cross.rows.action.map((x) => x.timings.build?.[p] ?? NaN));
@@ -305,7 +370,9 @@ function crossVsNaive(results) {
 }
 
 const started = performance.now();
-console.log(`multiarch bench: ${ROUNDS} round(s)${QUICK ? ' (BENCH_QUICK)' : ''}, ${PLATFORMS.join(', ')}; ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${new Date().toISOString()}`);
+console.log(
+  `multiarch bench: ${ROUNDS} round(s)${QUICK ? ' (BENCH_QUICK)' : ''}, ${PLATFORMS.join(', ')}; ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${new Date().toISOString()}`,
+);
 try {
   setup();
   const results = {};

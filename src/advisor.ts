@@ -18,6 +18,8 @@ export const ADVICE_MIN_SECONDS = 10;
 export const ADVICE_MIN_SHARE = 0.25;
 /** A native step shorter than this is too short to divide by (timer noise). */
 const MIN_NATIVE_SECONDS = 0.05;
+/** Steps shorter than this are not listed among the slowest (loads of the Dockerfile and context). */
+const MIN_LISTED_SECONDS = 0.05;
 /** Emulated steps shorter than this are not worth a comparison line. */
 const MIN_COMPARED_SECONDS = 1;
 const MAX_SLOWEST = 5;
@@ -134,7 +136,10 @@ function advise(builds: readonly PlatformBuild[], comparisons: readonly Comparis
   const estimates = builds.map((b) => nativeEstimate(b, comparisons));
   const known = estimates.every((e) => e !== undefined);
   const after = known ? Math.max(...(estimates as number[])) : undefined;
-  const saving = after !== undefined ? ` Estimated: the builds take about ${fmt(after)} s instead of ${fmt(current)} s (${fmt(current - after)} s saved).` : ' (No native run of these steps in this run, so no estimate.)';
+  const saving =
+    after !== undefined
+      ? ` Estimated: the builds take about ${fmt(after)} s instead of ${fmt(current)} s (${fmt(current - after)} s saved).`
+      : ' (No native run of these steps in this run, so no estimate.)';
   lines.push(
     `Cross-compile: do the compile in a \`FROM --platform=$BUILDPLATFORM\` stage targeting TARGETARCH/TARGETVARIANT (GOARCH/GOARM, a cross C compiler), so only the last stage runs for the target.${saving}`,
     `Or native runners: build each platform on its own runner (the reusable workflow's \`distribute: true\`, or \`mode: platform\` legs and a \`mode: merge\` job)${after !== undefined ? `; the slowest leg's build would take about ${fmt(after)} s, plus runner start-up` : ''}.`,
@@ -149,6 +154,7 @@ export function timeReport(builds: readonly PlatformBuild[], runSeconds?: number
     emulated: b.emulated,
     seconds: b.seconds,
     slowest: ran(b.steps)
+      .filter((s) => s.seconds >= MIN_LISTED_SECONDS)
       .sort((x, y) => y.seconds - x.seconds)
       .slice(0, MAX_SLOWEST),
   }));

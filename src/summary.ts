@@ -100,14 +100,6 @@ export function renderSummary(r: RunReport): string {
   return out.join('\n');
 }
 
-/** The longest a step's name gets in the summary (a RUN line can be a whole script). */
-const STEP_NAME_MAX = 60;
-
-function stepName(name: string): string {
-  const label = stepLabel(name).replace(/\s+/g, ' ');
-  return label.length > STEP_NAME_MAX ? `${label.slice(0, STEP_NAME_MAX - 1)}…` : label;
-}
-
 function code(s: string): string {
   return `\`${s.replace(/`/g, "'")}\``;
 }
@@ -119,11 +111,11 @@ export function renderTimeSection(r: Pick<RunReport, 'builds' | 'timings'>): str
   const t = timeReport(withSteps, r.timings?.total);
   const out = ['### Where the time went', '', '| Platform | Build | Slowest steps |', '| --- | --- | --- |'];
   for (const p of t.platforms) {
-    const steps = p.slowest.map((s) => `${cell(code(stepName(s.name)))} ${s.seconds.toFixed(1)} s`).join(', ');
+    const steps = p.slowest.map((s) => `${cell(code(stepLabel(s.name)))} ${s.seconds.toFixed(1)} s`).join(', ');
     out.push(`| \`${p.platform}\`${p.emulated ? ' (QEMU)' : ''} | ${p.seconds.toFixed(1)} s | ${steps || 'all cached'} |`);
   }
   out.push('');
-  if (t.comparisons.length) out.push(...t.comparisons.map((c) => `- ${comparisonLine({ ...c, step: code(stepName(c.step)) })}`), "");
+  if (t.comparisons.length) out.push(...t.comparisons.map((c) => `- ${comparisonLine({ ...c, step: code(c.step) })}`), '');
   if (t.advice.length) out.push('**Advice**', '', ...t.advice.map((a) => `- ${a}`), '');
   return out;
 }

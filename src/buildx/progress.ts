@@ -133,7 +133,11 @@ export class ProgressReader {
       if (v.started === undefined && v.completed === undefined && !v.cached) continue;
       const end = v.completed ?? (this.lastSeen || v.started);
       const start = v.started ?? end;
-      const step: BuildStep = { name: v.name, seconds: start !== undefined && end !== undefined ? Math.max(0, end - start) / 1000 : 0, cached: v.cached };
+      const step: BuildStep = {
+        name: v.name,
+        seconds: start !== undefined && end !== undefined ? Math.max(0, end - start) / 1000 : 0,
+        cached: v.cached,
+      };
       if (v.started !== undefined) step.started = v.started;
       if (v.completed !== undefined) step.completed = v.completed;
       if (v.error) step.error = v.error;
@@ -161,9 +165,13 @@ export function isRunStep(name: string): boolean {
   return /^(\[[^\]]*\]\s+)?RUN\s/.test(name);
 }
 
-/** The name without buildkit's `[stage n/m]` position prefix: `[2/3] RUN make` -> `RUN make`. */
+/** The longest a step's label gets (a RUN line can be a whole script). */
+const LABEL_MAX = 60;
+
+/** The name without buildkit's `[stage n/m]` position prefix, whitespace folded, cut at 60 characters. */
 export function stepLabel(name: string): string {
-  return name.replace(/^\[[^\]]*\]\s+/, '');
+  const label = name.replace(/^\[[^\]]*\]\s+/, '').replace(/\s+/g, ' ');
+  return label.length > LABEL_MAX ? `${label.slice(0, LABEL_MAX - 1)}…` : label;
 }
 
 /**

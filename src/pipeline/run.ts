@@ -69,13 +69,19 @@ export async function runPipeline(inputs: Inputs, given: Runtime): Promise<RunRe
   // From here on a failure still writes the outputs and the summary it can.
   try {
     if (!inputs.push) {
-      const local = await clock.phase('index', () => log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log)));
+      const local = await clock.phase('index', () =>
+        log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log)),
+      );
       report.digest = local.digest;
       return await finish();
     }
-    const index = await clock.phase('index', () => log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log)));
+    const index = await clock.phase('index', () =>
+      log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log)),
+    );
     report.digest = index.digest;
-    report.promoted = await clock.phase('promotion', () => log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry })));
+    report.promoted = await clock.phase('promotion', () =>
+      log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry })),
+    );
   } catch (err) {
     const message = errorMessage(err);
     report.stoppedBecause = message.split('\n')[0];

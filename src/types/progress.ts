@@ -81,7 +81,9 @@ function isRawVertex(v: unknown): v is RawVertex {
 }
 
 function isRawVertexStatus(v: unknown): v is RawVertexStatus {
-  return isObject(v) && typeof v.id === 'string' && optional(v, 'vertex', 'string') && optional(v, 'name', 'string') && optional(v, 'completed', 'string');
+  return (
+    isObject(v) && typeof v.id === 'string' && optional(v, 'vertex', 'string') && optional(v, 'name', 'string') && optional(v, 'completed', 'string')
+  );
 }
 
 function isRawVertexLog(v: unknown): v is RawVertexLog {
@@ -96,5 +98,10 @@ function isRawVertexWarning(v: unknown): v is RawVertexWarning {
 export function isSolveStatus(v: unknown): v is SolveStatus {
   if (!isObject(v)) return false;
   if (!['vertexes', 'statuses', 'logs', 'warnings'].some((k) => k in v)) return false;
-  return arrayOf(v.vertexes, isRawVertex) && arrayOf(v.statuses, isRawVertexStatus) && arrayOf(v.logs, isRawVertexLog) && arrayOf(v.warnings, isRawVertexWarning);
+  return (
+    arrayOf(v.vertexes, isRawVertex) &&
+    arrayOf(v.statuses, isRawVertexStatus) &&
+    arrayOf(v.logs, isRawVertexLog) &&
+    arrayOf(v.warnings, isRawVertexWarning)
+  );
 }
