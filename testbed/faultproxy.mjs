@@ -12,7 +12,18 @@
 //     [--max-seconds 900] [--stall-seconds 30] [--retry-after 1]
 //
 // The first line on stdout is the port it listens on. Run with --help for the
-// fault and request kinds.
+// fault and request kinds. The log has one JSON object a line:
+//   {"event":"start", listen, upstream, seed, rate, faults, kinds, ...}
+//   {"event":"request", seq, kindSeq, method, path (no query), kind, fault
+//    ("none" or a fault), upstream (true when the request reached the upstream),
+//    upstreamStatus, status (what the client got, when a whole response went
+//    out), promised/sent (body bytes, for reset-mid-body and truncate),
+//    clientGone (a stalled client hung up), upstreamError, ms, t}
+//   {"event":"client-error", code}   bytes that were not HTTP
+//   {"event":"exit", reason (max-requests|max-seconds|SIGTERM|SIGINT), requests, faults, forwarded}
+// Writes that reached the upstream: kind "manifest-put" with upstreamStatus 201.
+// A campaign runs it once per run with --seed 1..N; ports 5100-5109 are plain
+// http in the test bed's buildkitd (testbed/lib/services.sh).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -349,6 +360,11 @@ function main() {
     if (seq >= opts.maxRequests) closing = true;
   });
   server.keepAliveTimeout = 5000;
+  // Bytes that are not HTTP (a TLS hello, say) are logged, not counted as requests.
+  server.on('clientError', (err, socket) => {
+    writeLog({ event: 'client-error', code: err.code ?? String(err) });
+    socket.destroy();
+  });
 
   const shutdown = (reason) => {
     if (shutdown.done) return;

@@ -49,11 +49,13 @@ dockerd_args() {
     --add-runtime "$RUNC_RUNTIME=$RUNC_WRAPPER" --default-runtime "$RUNC_RUNTIME"
 }
 
+# GET from the Docker engine API: 10 ms, where the docker CLI takes 100-300.
+docker_api() { curl -sf --unix-socket "$DOCKER_SOCK" "http://docker/v1.41$1"; }
+
 # True when the answering dockerd runs containers through the wrapper.
 dockerd_has_wrapper() {
-  local info
-  info=$(DOCKER_HOST="unix://$DOCKER_SOCK" docker info --format '{"default":{{json .DefaultRuntime}},"runtimes":{{json .Runtimes}}}' 2>/dev/null) || return 1
-  jq -e --arg n "$RUNC_RUNTIME" --arg p "$RUNC_WRAPPER" '.default == $n and .runtimes[$n].path == $p' <<<"$info" >/dev/null
+  docker_api /info | jq -e --arg n "$RUNC_RUNTIME" --arg p "$RUNC_WRAPPER" \
+    '.DefaultRuntime == $n and .Runtimes[$n].path == $p' >/dev/null
 }
 
 # The pid of whatever serves the docker socket: ours by pid file, else found
@@ -71,7 +73,7 @@ stop_dockerd_without_wrapper() {
   [ -n "$pid" ] || die "dockerd answers on $DOCKER_SOCK without the $RUNC_RUNTIME runtime, and its process cannot be found"
   log "restarting dockerd ($pid) with the $RUNC_RUNTIME runtime"
   kill "$pid"
-  local i; for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  local _; for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -0 "$pid" 2>/dev/null && die "dockerd ($pid) did not stop within 30s"
   rm -f "$RUN_DIR/dockerd.pid"
 }
@@ -80,34 +82,43 @@ stop_dockerd_without_wrapper() {
 
 # image_current REF KEY: the local image REF was made from inputs hashed to KEY.
 image_current() {
-  [ "$(docker image inspect --format '{{index .Config.Labels "testbed.key"}}' "$1" 2>/dev/null)" = "$2" ]
+  [ "$(docker_api "/images/$1/json" | jq -r '.Config.Labels["testbed.key"] // empty')" = "$2" ]
 }
 
 # in_registry REF: registry A has the tag with the same image ID as the local one.
 in_registry() {
   local ref=$1 repo tag
   repo=${ref#"$REGISTRY_A"/}; tag=${repo##*:}; repo=${repo%:*}
-  local want; want=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null) || return 1
+  local want; want=$(docker_api "/images/$ref/json" | jq -r .Id) || return 1
   local cfg
   cfg=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
     "http://$REGISTRY_A/v2/$repo/manifests/$tag" | jq -r '.config.digest // empty') || return 1
   [ "$cfg" = "$want" ]
 }
 
-# import_rootfs DIR REF KEY CHANGE...: a local image from a root file system.
-# The tar is cached under IMAGE_CACHE by KEY, so a fresh dockerd imports it
-# again without assembling DIR.
+# import_rootfs REF KEY FILL CHANGE...: a local image from a root file system
+# that the function FILL writes into the directory it is given. Its tar is
+# cached under IMAGE_CACHE by KEY, so a dockerd that lost the image imports
+# it again without FILL running.
 import_rootfs() {
-  local dir=$1 ref=$2 key=$3; shift 3
-  local tar="$IMAGE_CACHE/$(basename "${ref%%:*}")-$key.tar"
+  local ref=$1 key=$2 fill=$3; shift 3
+  local name; name=$(basename "${ref%:*}")
+  local tar="$IMAGE_CACHE/$name-$key.tar"
   if [ ! -s "$tar" ]; then
+    local root; root=$(mktemp -d)
+    "$fill" "$root"
     mkdir -p "$IMAGE_CACHE"
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir" -cf "$tar.tmp" .
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$tar.tmp" .
+    rm -rf "$root"
     mv "$tar.tmp" "$tar"
+    find "$IMAGE_CACHE" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$key.tar" -delete
   fi
   local changes=() c
   for c in "$@" "LABEL testbed.key=$key"; do changes+=(--change "$c"); done
+  local old; old=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
   docker import "${changes[@]}" "$tar" "$ref" >/dev/null
+  # The image this one replaces, unless something still uses it.
+  [ -z "$old" ] || docker rmi "$old" >/dev/null 2>&1 || true
 }
 
 # push_image REF: pushes to registry A unless it already has this image.
@@ -119,18 +130,17 @@ push_image() {
 
 # A busybox image made by `docker import`, for checking that containers
 # (privileged ones too) start.
+busybox_rootfs() {
+  mkdir -p "$1/bin" "$1/tmp"
+  cp "$STATE_DIR/busybox/amd64/busybox" "$1/bin/busybox"
+  local t; for t in sh true cat ls uname grep mount; do ln -s busybox "$1/bin/$t"; done
+}
 ensure_busybox_image() {
   ensure_busybox
-  local bb="$STATE_DIR/busybox/amd64/busybox" key
-  key=$(cat "$bb" | sha256sum | cut -c1-16)
+  local key; key=$( { declare -f busybox_rootfs; cat "$STATE_DIR/busybox/amd64/busybox"; } | sha256sum | cut -c1-16)
   image_current "$BUSYBOX_IMAGE" "$key" && return 0
   log "importing $BUSYBOX_IMAGE"
-  local root; root=$(mktemp -d)
-  mkdir -p "$root/bin" "$root/tmp"
-  cp "$bb" "$root/bin/busybox"
-  local t; for t in sh true cat ls uname grep mount; do ln -s busybox "$root/bin/$t"; done
-  import_rootfs "$root" "$BUSYBOX_IMAGE" "$key" 'ENV PATH=/bin' 'CMD ["sh"]'
-  rm -rf "$root"
+  import_rootfs "$BUSYBOX_IMAGE" "$key" busybox_rootfs 'ENV PATH=/bin' 'CMD ["sh"]'
 }
 
 # Privileged containers must start: the reason for the wrapper. Checked once
@@ -146,25 +156,31 @@ check_privileged() {
 # The buildkit image for buildx's docker-container driver: buildkitd and
 # buildctl of the pinned build, and Debian's runc with the libraries ldd
 # lists (it is dynamically linked), entrypoint buildkitd.
+BUILDKIT_TOOLS="$CACHE_DIR/tools/buildkit/$BUILDKIT_VERSION"
+RUNC=/usr/sbin/runc
+runc_libs() { ldd "$RUNC" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u; }
+buildkit_rootfs() {
+  mkdir -p "$1/usr/bin" "$1/etc/buildkit" "$1/var/lib/buildkit" "$1/tmp" "$1/run"
+  chmod 1777 "$1/tmp"
+  cp "$BUILDKIT_TOOLS/buildkitd" "$BUILDKIT_TOOLS/buildctl" "$RUNC" "$1/usr/bin/"
+  local l; for l in $(runc_libs); do cp -L --parents "$l" "$1"; done
+}
 ensure_buildkit_image() {
-  local bk="$CACHE_DIR/tools/buildkit/$BUILDKIT_VERSION"
-  [ -x "$bk/buildkitd" ] && [ -x "$bk/buildctl" ] || die "buildkitd/buildctl $BUILDKIT_VERSION are not built (testbed/build-tools.sh buildkit)"
-  local runc=/usr/sbin/runc libs
-  libs=$(ldd "$runc" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+  { [ -x "$BUILDKIT_TOOLS/buildkitd" ] && [ -x "$BUILDKIT_TOOLS/buildctl" ]; } ||
+    die "buildkitd/buildctl $BUILDKIT_VERSION are not built (testbed/build-tools.sh buildkit)"
+  # Keyed by the build's version and files' size and time (hashing 100 MB
+  # of binaries would cost a warm run 0.3 s) and the Debian packages' versions.
   local key
-  # shellcheck disable=SC2086
-  key=$( { declare -f ensure_buildkit_image; cat "$bk/buildkitd" "$bk/buildctl" "$runc" $libs; } | sha256sum | cut -c1-16)
+  key=$( {
+    declare -f buildkit_rootfs; echo "$BUILDKIT_VERSION"
+    stat -c '%n %s %Y' "$BUILDKIT_TOOLS/buildkitd" "$BUILDKIT_TOOLS/buildctl"
+    dpkg-query -W runc libseccomp2 libc6
+  } | sha256sum | cut -c1-16)
   if ! image_current "$BUILDKIT_IMAGE" "$key"; then
     log "building $BUILDKIT_IMAGE"
-    local root; root=$(mktemp -d)
-    mkdir -p "$root/usr/bin" "$root/etc/buildkit" "$root/var/lib/buildkit" "$root/tmp" "$root/run"
-    chmod 1777 "$root/tmp"
-    cp "$bk/buildkitd" "$bk/buildctl" "$runc" "$root/usr/bin/"
-    local l; for l in $libs; do cp -L --parents "$l" "$root"; done
-    import_rootfs "$root" "$BUILDKIT_IMAGE" "$key" \
+    import_rootfs "$BUILDKIT_IMAGE" "$key" buildkit_rootfs \
       'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       'VOLUME /var/lib/buildkit' 'ENTRYPOINT ["buildkitd"]'
-    rm -rf "$root"
   fi
   push_image "$BUILDKIT_IMAGE"
 }
@@ -172,22 +188,20 @@ ensure_buildkit_image() {
 # The binfmt image for the action's qemu-image input: testbed/binfmt (same
 # command line as the binfmt image users pull) with Debian's qemu-user-static
 # interpreters as /usr/bin/qemu-NAME and their binfmts definitions.
+binfmt_rootfs() {
+  mkdir -p "$1/usr/bin" "$1/usr/share/binfmts" "$1/proc" "$1/tmp"
+  (cd "$TESTBED_DIR/binfmt" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$1/usr/bin/binfmt" .)
+  local q; for q in "${BINFMT_QEMU[@]}"; do
+    cp "/usr/bin/qemu-$q-static" "$1/usr/bin/qemu-$q"
+    cp "/usr/share/binfmts/qemu-$q" "$1/usr/share/binfmts/"
+  done
+}
 ensure_binfmt_image() {
-  local src="$TESTBED_DIR/binfmt" q files=()
-  for q in "${BINFMT_QEMU[@]}"; do files+=("/usr/bin/qemu-$q-static" "/usr/share/binfmts/qemu-$q"); done
-  local key
-  key=$( { declare -f ensure_binfmt_image; cat "$src/main.go" "$src/go.mod" "${files[@]}"; } | sha256sum | cut -c1-16)
+  local src="$TESTBED_DIR/binfmt" key
+  key=$( { declare -f binfmt_rootfs; cat "$src/main.go" "$src/go.mod"; dpkg-query -W qemu-user-static; } | sha256sum | cut -c1-16)
   if ! image_current "$BINFMT_IMAGE" "$key"; then
     log "building $BINFMT_IMAGE"
-    local root; root=$(mktemp -d)
-    mkdir -p "$root/usr/bin" "$root/usr/share/binfmts" "$root/proc" "$root/tmp"
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$root/usr/bin/binfmt" .)
-    for q in "${BINFMT_QEMU[@]}"; do
-      cp "/usr/bin/qemu-$q-static" "$root/usr/bin/qemu-$q"
-      cp "/usr/share/binfmts/qemu-$q" "$root/usr/share/binfmts/"
-    done
-    import_rootfs "$root" "$BINFMT_IMAGE" "$key" 'ENTRYPOINT ["/usr/bin/binfmt"]'
-    rm -rf "$root"
+    import_rootfs "$BINFMT_IMAGE" "$key" binfmt_rootfs 'ENTRYPOINT ["/usr/bin/binfmt"]'
   fi
   push_image "$BINFMT_IMAGE"
 }
@@ -227,20 +241,39 @@ ensure_registries_toml() {
 
 ensure_buildkit_nodes() {
   ensure_registries_toml
-  local n
+  local n started=()
   for n in "${NODE_NAMES[@]}"; do
     local dir="$STATE_DIR/buildkitd-$n" sock; sock=$(node_sock "$n")
     mkdir -p "$dir"
     local pf=() p; IFS=, read -ra p <<<"$(node_platforms "$n")"
     local x; for x in "${p[@]}"; do pf+=(--oci-worker-platform "$x"); done
+    # buildkitd lists its --oci-worker-platform values first, then appends
+    # the host's native platform and every platform its check binaries (run
+    # from $TMPDIR) can execute, i.e. the host's QEMU handlers
+    # (worker/base Platforms, util/archutil). A noexec TMPDIR makes those
+    # checks fail, so a daemon lists what it was given plus linux/amd64 (the
+    # native one, always added) as a host without QEMU would. Its RUN steps
+    # for foreign platforms still run through the host's binfmt handlers.
+    mountpoint -q "$dir/tmp" || { mkdir -p "$dir/tmp"; mount -t tmpfs -o noexec,nosuid,nodev,size=64m tmpfs "$dir/tmp"; }
     # --debug logs each solve step, so a test can tell which daemon built what.
-    start_configured "buildkitd-$n" "$REGISTRIES_TOML" "$TOOLS_BIN/buildkitd" --debug \
+    local was; was=$(cat "$RUN_DIR/buildkitd-$n.pid" 2>/dev/null || true)
+    start_configured "buildkitd-$n" "$REGISTRIES_TOML" env TMPDIR="$dir/tmp" "$TOOLS_BIN/buildkitd" --debug \
       --config "$REGISTRIES_TOML" --root "$dir/root" --addr "unix://$sock" --oci-worker-net host \
       --containerd-worker=false "${pf[@]}"
+    [ "$(cat "$RUN_DIR/buildkitd-$n.pid")" = "$was" ] || started+=("$n")
   done
-  for n in "${NODE_NAMES[@]}"; do
+  # Only a daemon started now needs waiting for.
+  for n in "${started[@]}"; do
     wait_for "buildkitd-$n" 60 "$TOOLS_BIN/buildctl" --addr "unix://$(node_sock "$n")" debug workers
     pid_alive "buildkitd-$n" || die "buildkitd-$n exited: $(tail -3 "$LOG_DIR/buildkitd-$n.log")"
+  done
+}
+
+stop_buildkit_nodes() {
+  local n
+  for n in "${NODE_NAMES[@]}"; do
+    stop_service "buildkitd-$n"
+    if mountpoint -q "$STATE_DIR/buildkitd-$n/tmp"; then umount "$STATE_DIR/buildkitd-$n/tmp"; fi
   done
 }
 
