@@ -35,7 +35,7 @@ export async function runPipeline(inputs: Inputs, given: Runtime): Promise<RunRe
   // The scanner installs trivy and downloads the DB once, while builds run; each
   // platform's scan starts as soon as its build is done.
   const scans = inputs.scan ? scanQueue(clock.scanner(createScanner(exec, inputs, rt))) : undefined;
-  const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
+  const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start, registry });
   const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '' };
 
   const report: RunReport = {
