@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import * as core from '@actions/core';
+import * as core from '../util/core.js';
 import { CommandError, lastLines, type Exec } from '../exec.js';
 import { trivyDbDownloadArgs } from './args.js';
 
