@@ -14,7 +14,9 @@
 // (BENCH_NONCE), so no run reuses another's build cache. Figures are medians.
 //
 // BENCH_ROUNDS=3 (default), BENCH_QUICK=1: one round, the smallest workloads
-// (for CI). BENCH_KEEP=1 keeps the work directory.
+// (for CI). The Go examples compile under QEMU for minutes per build, so they
+// run BENCH_GO_ROUNDS=1 round(s); BENCH_GO=0 leaves them out. BENCH_KEEP=1
+// keeps the work directory.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +34,7 @@ for (const v of ['TESTBED_REGISTRY', 'TESTBED_AUTH_REGISTRY', 'TESTBED_BUILDKIT_
 }
 const QUICK = env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 1 : Number(env.BENCH_ROUNDS || 3);
+const GO_ROUNDS = Number(env.BENCH_GO_ROUNDS || 1);
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7'];
 const REG_A = env.TESTBED_REGISTRY;
 const REG_B = env.TESTBED_AUTH_REGISTRY;
@@ -130,11 +133,11 @@ function workloads() {
   // The Go examples: the same program compiled under QEMU (naive) and cross-compiled; no
   // nonce build arg in their Dockerfiles, so every round builds them with --no-cache.
   const goApp = path.join(ROOT, 'examples', 'go-app');
-  for (const ex of QUICK ? [] : ['go-naive', 'go-cross']) {
+  for (const ex of QUICK || env.BENCH_GO === '0' ? [] : ['go-naive', 'go-cross']) {
     const file = path.join(ROOT, 'examples', ex, 'Dockerfile');
     if (!fs.existsSync(file)) console.log(`(examples/${ex} is not in this checkout: skipped)`);
     else if (!baseImagesPresent()) console.log(`(the test bed's debian and golang images are not in ${REG_A}: examples/${ex} skipped)`);
-    else list.push({ name: `examples/${ex}`, key: ex, context: goApp, file, noCache: true });
+    else list.push({ name: `examples/${ex}`, key: ex, context: goApp, file, noCache: true, rounds: GO_ROUNDS });
   }
   const mib = QUICK ? 8 : 32;
   const large = largeContext(mib);
@@ -294,7 +297,7 @@ function benchWorkload(w) {
     seedRun(w, repo('seed'), 'cached');
     criticalPath(w, repo('cp'), 'cached');
   }
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < (w.rounds ?? ROUNDS); r++) {
     const nonce = (way) => (w.cached ? 'cached' : `${RUN_ID}-${r}-${way}`);
     w.before?.();
     const order = r % 2 === 0 ? ['action', 'seed'] : ['seed', 'action'];
