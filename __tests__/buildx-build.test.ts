@@ -82,7 +82,7 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
 }
 
 const REGISTRY: BuildArgsOptions = { builder: 'multiarch-abc', metadataFile: '/tmp/m.json', output: { kind: 'registry' }, secretFiles: {} };
-const HEAD = ['buildx', 'build', '--builder', 'multiarch-abc', '--platform'];
+const HEAD = ['buildx', 'build', '--builder', 'multiarch-abc', '--progress', 'rawjson', '--platform'];
 
 describe('buildArgs', () => {
   test.each<[string, Partial<Inputs>, typeof ARM64, Partial<BuildArgsOptions>, string[]]>([

@@ -4,7 +4,7 @@
 // and the inputs within them are checked in a fixed order: the first invalid
 // one is the one reported.
 import * as fs from 'node:fs';
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 import { parseSecrets } from './buildx/build.js';
 import { parseBuildInputs } from './inputs/build.js';
 import { parseBuilderInputs } from './inputs/builder.js';

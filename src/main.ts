@@ -1,6 +1,6 @@
 // The action's main step: reads the inputs and wires the real runtime (exec
 // seam, logger, clock, environment, installers, runner outputs) into the pipeline.
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +26,7 @@ const actionsLogger: Logger = {
 
 /** The entry point: real inputs and real dependencies. */
 export async function main(): Promise<void> {
+  const started = { process: Math.round(performance.timeOrigin), main: Date.now() };
   const env = process.env;
   let inputs: Inputs;
   try {
@@ -51,6 +52,7 @@ export async function main(): Promise<void> {
     log: actionsLogger,
     env,
     now: () => Date.now(),
+    started,
     tempDir,
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),
@@ -59,7 +61,7 @@ export async function main(): Promise<void> {
     ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, info), inputs.trivyVersion, inputs.trivyBaseUrl),
     setOutput: (n, v) => core.setOutput(n, v),
     writeSummary: async (md) => {
-      if (env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();
+      core.appendSummary(md);
     },
     saveState,
     mask: (s) => core.setSecret(s),

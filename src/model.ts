@@ -130,4 +130,38 @@ export interface PlatformBuild {
   node?: string;
   /** True when that node is not on this runner's docker (remote, another docker host). */
   remoteNode?: boolean;
+  /** Each step of the build, in the order it started (from buildx's rawjson progress). */
+  steps?: BuildStep[];
+}
+
+/** One vertex of a platform's build: a Dockerfile step, an internal load, the export. */
+export interface BuildStep {
+  /** As buildkit names it, e.g. `[2/3] RUN make`. */
+  name: string;
+  /** Milliseconds since the epoch; absent for a step that never started (cached or cancelled). */
+  started?: number;
+  completed?: number;
+  seconds: number;
+  cached: boolean;
+  /** The step's error, when it failed (or was cancelled by another step's failure). */
+  error?: string;
+}
+
+/** How long each phase of a run took, in seconds (the `metadata` output's `timings`). */
+export interface PhaseTimings {
+  /** From the start of main to the pipeline's start: reading and checking the inputs. */
+  inputs?: number;
+  registries?: number;
+  builder?: number;
+  qemu?: number;
+  /** Platform id -> its build's wall time. */
+  build: Record<string, number>;
+  /** Platform id -> its scan's wall time. */
+  scan: Record<string, number>;
+  index?: number;
+  promotion?: number;
+  /** From the start of main until the outputs were written. */
+  total?: number;
+  /** Of `total`, the time spent waiting on child processes and registry transfers (overlaps counted once). */
+  waiting?: number;
 }

@@ -14,6 +14,8 @@ export interface Runtime {
   env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds since the epoch. */
   now(): number;
+  /** When the process and main started (`now()` clock), so the timings cover start-up and inputs too. */
+  started?: { process: number; main: number };
   /** This run's own temporary directory (metadata files, DOCKER_CONFIG, reports). */
   tempDir: string;
   /** Node's process.arch of the host. */
