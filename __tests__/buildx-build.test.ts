@@ -72,6 +72,9 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     promoteTo: [],
     registryAuth: [],
     platformTags: '',
+    mode: 'all',
+    runners: [],
+    legKey: '',
     ...over,
   };
 }

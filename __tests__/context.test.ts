@@ -84,6 +84,12 @@ describe('parseInputs: defaults', () => {
       promoteTo: [],
       registryAuth: [],
       platformTags: '',
+      mode: 'all',
+      runners: [
+        { platform: { os: 'linux', arch: 'amd64', id: 'linux/amd64' }, runner: 'ubuntu-24.04' },
+        { platform: { os: 'linux', arch: 'arm64', id: 'linux/arm64' }, runner: 'ubuntu-24.04-arm' },
+      ],
+      legKey: '',
     };
     expect(parseWith(IMAGE)).toEqual(expected);
   });
@@ -483,7 +489,7 @@ describe('action.yml', () => {
 
   it('declares the outputs, branding and node24 entry points', () => {
     expect(actionYml.name).toBe('Multi-arch Build, Scan & Promote');
-    expect(Object.keys(actionYml.outputs)).toEqual(['digest', 'image', 'platform-digests', 'metadata', 'scan-results', 'sarif-files', 'promoted']);
+    expect(Object.keys(actionYml.outputs)).toEqual(['digest', 'image', 'platform-digests', 'metadata', 'scan-results', 'sarif-files', 'promoted', 'matrix']);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });
     expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js' });

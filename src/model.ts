@@ -21,6 +21,14 @@ export interface ImageRef {
 }
 
 export type Tristate = 'auto' | 'true' | 'false';
+/** `all` runs everything in one process; `plan`, `platform` and `merge` are the jobs of a distributed run. */
+export type Mode = 'all' | 'plan' | 'platform' | 'merge';
+
+/** The runner a platform's leg runs on: one label, or a set of labels (self-hosted). */
+export interface RunnerAssignment {
+  platform: Platform;
+  runner: string | string[];
+}
 export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export type FailOn = 'critical' | 'high' | 'medium' | 'low' | 'none';
 
@@ -87,6 +95,14 @@ export interface Inputs {
   promoteTo: string[];
   registryAuth: RegistryAuth[];
   platformTags: string;
+  // distribute
+  mode: Mode;
+  /** One per platform, in `platforms` order, from `runners` and the defaults. */
+  runners: RunnerAssignment[];
+  /** The leg's platform (`mode: platform` only). */
+  platform?: Platform;
+  /** Keeps the leg records of two builds of one image in one run apart. */
+  legKey: string;
 }
 
 /** The result of one platform's build. */

@@ -1,82 +1,136 @@
-// The pipeline: the list of phases, each one call into its module. Its one
-// dependency is the runtime object, so the orchestration is tested with fakes.
-import type { Inputs } from '../model.js';
-import type { PostState } from '../state.js';
-import { renderSummary, type RunReport } from '../summary.js';
+// The pipeline: each mode is a list of phases, each one call into its module.
+// `all` is plan + every leg + merge in one process; a distributed run is the
+// same phases split over jobs: `plan`, one `platform` job per leg, `merge`.
+// The one dependency is the runtime object, so the orchestration is tested with fakes.
+import * as fs from 'node:fs';
+import type { Inputs, Platform } from '../model.js';
 import { outputsOf } from '../outputs.js';
-import { errorMessage } from '../util/errors.js';
+import type { PostState } from '../state.js';
+import type { RunReport } from '../summary.js';
+import { imageKey, legArtifactName, parseLegRecord, selectLegs, serialiseLegRecord } from '../legs/record.js';
+import type { LegStore } from '../legs/store.js';
 import { setupBuilder } from './builder.js';
-import { buildAll } from './build.js';
-import { connect } from './connect.js';
-import { composeLocalManifestList, createManifestList } from './index-list.js';
-import { checkRegistries, tagAndPromote } from './promote.js';
-import { prepareQemu } from './qemu.js';
-import { createScanner, gateError, scanQueue } from './scan.js';
+import { connect, type Connections } from './connect.js';
+import { legRecord, runLegs } from './leg.js';
+import { finishReport, legsFromRecords, mergeLegs, PipelineError, reportOf } from './merge.js';
+import { planMatrix, type Matrix } from './plan.js';
+import { checkRegistries } from './promote.js';
 import type { Runtime } from './runtime.js';
 
-/** Thrown after the summary is written, so the job fails with this message. */
-export class PipelineError extends Error {}
+export { PipelineError } from './merge.js';
 
+/** Runs the phases of `inputs.mode`. */
+export async function runMode(inputs: Inputs, rt: Runtime): Promise<RunReport | Matrix> {
+  switch (inputs.mode) {
+    case 'plan':
+      return runPlan(inputs, rt);
+    case 'platform':
+      return runLeg(inputs, inputs.platform as Platform, rt);
+    case 'merge':
+      return runMerge(inputs, rt);
+    default:
+      return runPipeline(inputs, rt);
+  }
+}
+
+/** `mode: all`: plan, every platform's leg on this runner, merge. */
 export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunReport> {
+  const { conn, builder } = await prepare(inputs, rt);
+  const legs = await runLegs(conn.exec, inputs, inputs.platforms, rt, builder);
+  return mergeLegs(inputs, legs, { ...conn, builder: async () => builder }, rt);
+}
+
+/** `mode: plan`: every input was checked when parsed; credentials are checked here; the matrix is the output. */
+export async function runPlan(inputs: Inputs, rt: Runtime): Promise<Matrix> {
+  const { log } = rt;
+  const conn = connect(inputs, rt);
+  if (inputs.push) await log.group('Registries', () => checkRegistries(conn.registry, inputs, log));
+  const matrix = planMatrix(inputs);
+  rt.setOutput('matrix', JSON.stringify(matrix));
+  for (const e of matrix.include) log.info(`${e.platform}: runs on ${JSON.stringify(e.runner)}`);
+  return matrix;
+}
+
+/** `mode: platform`: one platform built, pushed by digest (or to an OCI layout), scanned and recorded. No tag. */
+export async function runLeg(inputs: Inputs, platform: Platform, rt: Runtime): Promise<RunReport> {
+  const store = needStore(rt);
+  const startedAt = rt.now();
+  const { conn, builder } = await prepare(inputs, rt);
+  rt.log.info(`leg: building ${platform.id} only`);
+  const legs = await runLegs(conn.exec, inputs, [platform], rt, builder);
+  const attempt = Number(rt.env.GITHUB_RUN_ATTEMPT || '1');
+  const sarifFile = legs.scans[0]?.sarifFile;
+  const record = legRecord(platform, legs, sarifFile ? await fs.promises.readFile(sarifFile, 'utf8') : undefined, {
+    key: imageKey(inputs),
+    runId: rt.env.GITHUB_RUN_ID ?? '',
+    attempt,
+    hostArch: rt.hostArch,
+    startedAt,
+    finishedAt: rt.now(),
+  });
+  const name = legArtifactName(record.key, platform.id, attempt);
+  await rt.log.group('Leg record', async () => {
+    await store.put(name, Buffer.from(serialiseLegRecord(record)));
+    rt.log.info(`${platform.id}: leg record ${name} stored`);
+  });
+  const report = reportOf({ ...inputs, platforms: [platform] }, legs);
+  await finishReport(report, rt);
+  rt.setOutput('metadata', JSON.stringify({ ...(JSON.parse(outputsOf(report).metadata ?? '{}') as object), leg: { platform: platform.id, hostArch: rt.hostArch, timings: record.timings } }));
+  const failure = record.buildError ?? record.scanError ?? (record.scan && !record.scan.passed ? `the gate (${inputs.failOn}) fails ${platform.id}` : undefined);
+  if (failure) throw new PipelineError(`${platform.id}: ${failure}`);
+  return report;
+}
+
+/** `mode: merge`: this run's leg records for this image, then the merge phase. */
+export async function runMerge(inputs: Inputs, rt: Runtime): Promise<RunReport> {
+  const store = needStore(rt);
+  const key = imageKey(inputs);
+  const runId = rt.env.GITHUB_RUN_ID ?? '';
+  const records = await rt.log.group('Leg records', async () => {
+    const stored = await store.list(`multiarch-leg-${key}-`);
+    const parsed = await Promise.all(stored.map(async (s) => parseLegRecord((await store.get(s)).toString('utf8'), s.name)));
+    for (const r of parsed) rt.log.info(`${r.platform}: attempt ${r.attempt} (${r.build ? `built ${r.build.digest}` : 'failed'})`);
+    return parsed;
+  });
+  const planned = inputs.platforms.map((p) => p.id);
+  const selected = selectLegs(records, planned, key, runId);
+  const legs = legsFromRecords(inputs, selected.legs, selected.missing, rt.tempDir);
+  const conn = connect(inputs, rt);
+  if (inputs.push) await rt.log.group('Registries', () => checkRegistries(conn.registry, inputs, rt.log));
+  let builder: string | undefined;
+  const state: PostState = { tempDir: rt.tempDir };
+  rt.saveState(state);
+  return mergeLegs(
+    inputs,
+    legs,
+    {
+      ...conn,
+      builder: async () => {
+        builder ??= (await rt.log.group('Builder', () => setupBuilder(conn.exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })))).name;
+        return builder;
+      },
+    },
+    rt,
+  );
+}
+
+/** State for the post step, connections, the registry check and the builder. */
+async function prepare(inputs: Inputs, rt: Runtime): Promise<{ conn: Connections; builder: string }> {
   const { log } = rt;
   const state: PostState = { tempDir: rt.tempDir };
   rt.saveState(state);
-  const { exec, registry } = connect(inputs, rt);
-
-  if (inputs.push) await log.group('Registries', () => checkRegistries(registry, inputs, log));
-  const builder = await log.group('Builder', () => setupBuilder(exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
-  const qemu = await log.group('QEMU', () => prepareQemu(exec, inputs, rt));
-
-  // The scanner installs trivy and downloads the DB once, while builds run; each
-  // platform's scan starts as soon as its build is done.
-  const scans = inputs.scan ? scanQueue(createScanner(exec, inputs, rt)) : undefined;
-  const built = await buildAll(exec, inputs, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
-  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], error: '' };
-
-  const report: RunReport = {
-    image: inputs.image,
-    pushed: inputs.push,
-    platforms: inputs.platforms.map((p) => p.id),
-    builds: built.builds,
-    buildFailures: built.failures,
-    scanFailures: scanned.failures,
-    scans: scanned.scans,
-    scanEnabled: inputs.scan,
-    failOn: inputs.failOn,
-    tags: inputs.tags,
-    promoted: [],
-  };
-  const finish = async (): Promise<RunReport> => {
-    for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
-    await rt.writeSummary(renderSummary(report));
-    return report;
-  };
-
-  const failure = [built.error, scanned.error].filter((e) => e !== '').join('\n') || (inputs.scan ? gateError(scanned.scans) : undefined);
-  if (failure) {
-    report.stoppedBecause = failure.split('\n')[0];
-    await finish();
-    throw new PipelineError(failure);
-  }
-
-  // From here on a failure still writes the outputs and the summary it can.
-  try {
-    if (!inputs.push) {
-      const local = await log.group('Manifest list (not pushed)', () => composeLocalManifestList(exec, inputs, builder.name, built.builds, log));
-      report.digest = local.digest;
-      return await finish();
-    }
-    const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder.name, built.builds, registry, log));
-    report.digest = index.digest;
-    report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, built.builds, { log, registry }));
-  } catch (err) {
-    const message = errorMessage(err);
-    report.stoppedBecause = message.split('\n')[0];
-    // Nothing points at an untagged manifest list: the error names it, no output does.
-    const digest = report.digest;
-    delete report.digest;
-    await finish();
-    throw new PipelineError(digest ? `${message} (manifest list ${digest} was pushed untagged)` : message);
-  }
-  return finish();
+  const conn = connect(inputs, rt);
+  if (inputs.push) await log.group('Registries', () => checkRegistries(conn.registry, inputs, log));
+  const builder = await log.group('Builder', () => setupBuilder(conn.exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
+  return { conn, builder: builder.name };
 }
+
+function needStore(rt: Runtime): LegStore {
+  if (!rt.legStore) {
+    throw new PipelineError(
+      'mode: platform and merge pass leg records through the workflow run artifact service, and this runner has none (no ACTIONS_RESULTS_URL / ACTIONS_RUNTIME_TOKEN)',
+    );
+  }
+  return rt.legStore;
+}
+

@@ -6,6 +6,7 @@ import type { Exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import type { BinfmtEntry } from '../qemu/plan.js';
 import type { PostState } from '../state.js';
+import type { LegStore } from '../legs/store.js';
 
 export interface Runtime {
   exec: Exec;
@@ -31,4 +32,6 @@ export interface Runtime {
   mask(secret: string): void;
   /** The registry client's HTTP (tests pass a fake registry). */
   fetchImpl?: typeof fetch;
+  /** Where `mode: platform` leaves its leg record and `merge` finds them; absent without an artifact service. */
+  legStore?: LegStore;
 }

@@ -1,0 +1,109 @@
+// Legs phase: QEMU, build and scan for a set of platforms on this runner (all
+// of them in `mode: all`, the one `platform` in `mode: platform`), and the
+// leg record a `platform` job leaves for the merge job.
+import * as fs from 'node:fs';
+import type { Exec } from '../exec.js';
+import { ociBlobPath } from '../buildx/build.js';
+import type { Inputs, Platform, PlatformBuild } from '../model.js';
+import type { LegRecord } from '../legs/record.js';
+import { LEG_RECORD_VERSION } from '../legs/record.js';
+import { isIndex, parseManifestOrIndex } from '../types/buildx.js';
+import type { PlatformScan } from '../scan/gate.js';
+import { buildAll } from './build.js';
+import type { PlatformFailure } from './failures.js';
+import { prepareQemu } from './qemu.js';
+import { createScanner, scanQueue, type Scanner } from './scan.js';
+import type { Runtime } from './runtime.js';
+
+/** What the legs produced: the currency of the merge, whether legs ran here or in other jobs. */
+export interface LegsResult {
+  builds: PlatformBuild[];
+  buildFailures: PlatformFailure[];
+  scans: PlatformScan[];
+  /** Platforms built whose scan could not run. */
+  scanFailures: PlatformFailure[];
+  /** Wall seconds of each platform's scan. */
+  scanSeconds: Record<string, number>;
+}
+
+/** QEMU only for the platforms this runner cannot run, then every build with its scan as soon as it is built. */
+export async function runLegs(exec: Exec, inputs: Inputs, platforms: readonly Platform[], rt: Runtime, builder: string): Promise<LegsResult> {
+  const { log } = rt;
+  const these = { ...inputs, platforms: [...platforms] };
+  const qemu = await log.group('QEMU', () => prepareQemu(exec, these, rt));
+  const scanSeconds: Record<string, number> = {};
+  const scans = inputs.scan ? scanQueue(timed(createScanner(exec, these, rt), rt, scanSeconds)) : undefined;
+  const built = await buildAll(exec, these, { ...rt, builder, emulated: qemu.emulated, onBuilt: scans?.start });
+  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [] };
+  return { builds: built.builds, buildFailures: built.failures, scans: scanned.scans, scanFailures: scanned.failures, scanSeconds };
+}
+
+function timed(scanner: Scanner, rt: Pick<Runtime, 'now'>, seconds: Record<string, number>): Scanner {
+  return {
+    async scan(build) {
+      const started = rt.now();
+      try {
+        return await scanner.scan(build);
+      } finally {
+        seconds[build.platform.id] = (rt.now() - started) / 1000;
+      }
+    },
+  };
+}
+
+/**
+ * The manifests and configs of an OCI layout's image (the per-platform index,
+ * its image and attestation manifests, their configs): what buildx reads to
+ * compose a manifest list. Layers stay behind.
+ */
+export function layoutBlobs(layoutDir: string, top: string): Record<string, string> {
+  const blobs: Record<string, string> = {};
+  const add = (digest: string): Buffer => {
+    const raw = fs.readFileSync(ociBlobPath(layoutDir, digest));
+    blobs[digest] = raw.toString('base64');
+    return raw;
+  };
+  const visit = (digest: string): void => {
+    const m = parseManifestOrIndex(add(digest), `manifest ${digest}`);
+    if (isIndex(m)) for (const d of m.manifests) visit(d.digest);
+    else add(m.config.digest);
+  };
+  visit(top);
+  return blobs;
+}
+
+export interface LegRecordContext {
+  key: string;
+  runId: string;
+  attempt: number;
+  hostArch: string;
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** The record of the one platform a `platform` job built. */
+export function legRecord(platform: Platform, legs: LegsResult, sarif: string | undefined, ctx: LegRecordContext): LegRecord {
+  const build = legs.builds.find((b) => b.platform.id === platform.id);
+  const buildError = legs.buildFailures.find((f) => f.platform === platform.id)?.message;
+  const scan = legs.scans.find((s) => s.platform === platform.id);
+  const scanError = legs.scanFailures.find((f) => f.platform === platform.id)?.message;
+  return {
+    version: LEG_RECORD_VERSION,
+    key: ctx.key,
+    runId: ctx.runId,
+    attempt: ctx.attempt,
+    platform: platform.id,
+    hostArch: ctx.hostArch,
+    ...(build ? { build: { digest: build.digest, pushedDigest: build.pushedDigest, size: build.size, emulated: build.emulated } } : {}),
+    ...(build ? {} : { buildError: buildError ?? 'the build did not finish' }),
+    ...(scan ? { scan: { counts: scan.counts, passed: scan.passed, findings: scan.findings, ...(sarif !== undefined ? { sarif } : {}) } } : {}),
+    ...(scanError ? { scanError } : {}),
+    blobs: build?.ociLayout ? layoutBlobs(build.ociLayout, build.pushedDigest) : {},
+    timings: {
+      build: build?.seconds ?? 0,
+      ...(legs.scanSeconds[platform.id] !== undefined ? { scan: legs.scanSeconds[platform.id] as number } : {}),
+      total: (ctx.finishedAt - ctx.startedAt) / 1000,
+      startedAt: new Date(ctx.startedAt).toISOString(),
+    },
+  };
+}
