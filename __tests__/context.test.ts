@@ -489,7 +489,16 @@ describe('action.yml', () => {
 
   it('declares the outputs, branding and node24 entry points', () => {
     expect(actionYml.name).toBe('Multi-arch Build, Scan & Promote');
-    expect(Object.keys(actionYml.outputs)).toEqual(['digest', 'image', 'platform-digests', 'metadata', 'scan-results', 'sarif-files', 'promoted', 'matrix']);
+    expect(Object.keys(actionYml.outputs)).toEqual([
+      'digest',
+      'image',
+      'platform-digests',
+      'metadata',
+      'scan-results',
+      'sarif-files',
+      'promoted',
+      'matrix',
+    ]);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });
     expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js' });

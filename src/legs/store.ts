@@ -36,7 +36,8 @@ export function backendIds(token: string): BackendIds {
   }
   const scope = typeof scp === 'string' ? scp.split(' ').find((s) => s.startsWith('Actions.Results:')) : undefined;
   const parts = scope?.split(':') ?? [];
-  if (parts.length !== 3 || !parts[1] || !parts[2]) throw new Error('ACTIONS_RUNTIME_TOKEN has no Actions.Results scope: the artifact service cannot be used');
+  if (parts.length !== 3 || !parts[1] || !parts[2])
+    throw new Error('ACTIONS_RUNTIME_TOKEN has no Actions.Results scope: the artifact service cannot be used');
   return { workflow_run_backend_id: parts[1], workflow_job_run_backend_id: parts[2] };
 }
 
@@ -93,7 +94,11 @@ export function resultsStore(opts: ResultsStoreOptions): LegStore {
       const headers = { 'x-ms-version': BLOB_VERSION };
       await send(`${url}&comp=block&blockid=${encodeURIComponent(blockId)}`, { method: 'PUT', headers, body: bytes }, `${name} upload`);
       const list = `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>${blockId}</Latest></BlockList>`;
-      await send(`${url}&comp=blocklist`, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/xml' }, body: list }, `${name} commit`);
+      await send(
+        `${url}&comp=blocklist`,
+        { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/xml' }, body: list },
+        `${name} commit`,
+      );
       const hash = createHash('sha256').update(bytes).digest('hex');
       const done = await call('FinalizeArtifact', { name, size: String(bytes.length), hash: `sha256:${hash}` });
       if (field(done, 'ok') !== true) throw new Error(`artifact service refused to finalize ${name}`);

@@ -58,16 +58,24 @@ function timed(scanner: Scanner, rt: Pick<Runtime, 'now'>, seconds: Record<strin
  */
 export function layoutBlobs(layoutDir: string, top: string): Record<string, string> {
   const blobs: Record<string, string> = {};
-  const add = (digest: string): Buffer => {
-    const raw = fs.readFileSync(ociBlobPath(layoutDir, digest));
+  // buildx writes every blob to the layout; one that is not there is left out,
+  // and composing fails naming it if buildx asks for it.
+  const add = (digest: string): Buffer | undefined => {
+    const file = ociBlobPath(layoutDir, digest);
+    if (!fs.existsSync(file)) return undefined;
+    const raw = fs.readFileSync(file);
     blobs[digest] = raw.toString('base64');
     return raw;
   };
   const visit = (digest: string): void => {
-    const m = parseManifestOrIndex(add(digest), `manifest ${digest}`);
+    const raw = add(digest);
+    if (!raw) return;
+    const m = parseManifestOrIndex(raw, `manifest ${digest}`);
     if (isIndex(m)) for (const d of m.manifests) visit(d.digest);
     else add(m.config.digest);
   };
+  if (!add(top)) throw new Error(`the OCI layout ${layoutDir} does not hold ${top}`);
+  delete blobs[top];
   visit(top);
   return blobs;
 }

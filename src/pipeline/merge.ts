@@ -46,9 +46,15 @@ export function reportOf(inputs: Inputs, legs: LegsResult): RunReport {
   };
 }
 
-/** Writes the report's outputs and summary. */
-export async function finishReport(report: RunReport, rt: Pick<Runtime, 'setOutput' | 'writeSummary'>): Promise<RunReport> {
-  for (const [name, value] of Object.entries(outputsOf(report))) rt.setOutput(name, value);
+/** Writes the report's outputs (`metadata` with `extra` fields, e.g. a leg's timings) and summary. */
+export async function finishReport(
+  report: RunReport,
+  rt: Pick<Runtime, 'setOutput' | 'writeSummary'>,
+  extra: Record<string, unknown> = {},
+): Promise<RunReport> {
+  const outputs = outputsOf(report);
+  if (Object.keys(extra).length) outputs.metadata = JSON.stringify({ ...(JSON.parse(outputs.metadata ?? '{}') as object), ...extra });
+  for (const [name, value] of Object.entries(outputs)) rt.setOutput(name, value);
   await rt.writeSummary(renderSummary(report));
   return report;
 }

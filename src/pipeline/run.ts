@@ -4,7 +4,6 @@
 // The one dependency is the runtime object, so the orchestration is tested with fakes.
 import * as fs from 'node:fs';
 import type { Inputs, Platform } from '../model.js';
-import { outputsOf } from '../outputs.js';
 import type { PostState } from '../state.js';
 import type { RunReport } from '../summary.js';
 import { imageKey, legArtifactName, parseLegRecord, selectLegs, serialiseLegRecord } from '../legs/record.js';
@@ -74,9 +73,9 @@ export async function runLeg(inputs: Inputs, platform: Platform, rt: Runtime): P
     rt.log.info(`${platform.id}: leg record ${name} stored`);
   });
   const report = reportOf({ ...inputs, platforms: [platform] }, legs);
-  await finishReport(report, rt);
-  rt.setOutput('metadata', JSON.stringify({ ...(JSON.parse(outputsOf(report).metadata ?? '{}') as object), leg: { platform: platform.id, hostArch: rt.hostArch, timings: record.timings } }));
-  const failure = record.buildError ?? record.scanError ?? (record.scan && !record.scan.passed ? `the gate (${inputs.failOn}) fails ${platform.id}` : undefined);
+  await finishReport(report, rt, { leg: { platform: platform.id, hostArch: rt.hostArch, attempt, timings: record.timings } });
+  const failure =
+    record.buildError ?? record.scanError ?? (record.scan && !record.scan.passed ? `the gate (${inputs.failOn}) fails ${platform.id}` : undefined);
   if (failure) throw new PipelineError(`${platform.id}: ${failure}`);
   return report;
 }
@@ -106,7 +105,8 @@ export async function runMerge(inputs: Inputs, rt: Runtime): Promise<RunReport> 
     {
       ...conn,
       builder: async () => {
-        builder ??= (await rt.log.group('Builder', () => setupBuilder(conn.exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })))).name;
+        builder ??= (await rt.log.group('Builder', () => setupBuilder(conn.exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name }))))
+          .name;
         return builder;
       },
     },
@@ -133,4 +133,3 @@ function needStore(rt: Runtime): LegStore {
   }
   return rt.legStore;
 }
-
