@@ -38,6 +38,7 @@ function inputs(over: Record<string, string> = {}): Inputs {
 
 /** The artifact service of one workflow run, in memory. */
 class MemoryStore implements LegStore {
+  readonly api = 'memory';
   readonly files = new Map<string, Buffer>();
   async put(name: string, bytes: Buffer): Promise<void> {
     if (this.files.has(name)) throw new Error(`an artifact named ${name} already exists in this run`);
@@ -271,7 +272,7 @@ describe('mode: platform then mode: merge', () => {
 
 describe('a runner without an artifact service', () => {
   test.each(['platform', 'merge'])('fails mode: %s with one line saying so', async (mode) => {
-    const over = mode === 'platform' ? { mode, platform: 'linux/amd64' } : { mode };
+    const over: Record<string, string> = mode === 'platform' ? { mode, platform: 'linux/amd64' } : { mode };
     const err = await rejection(runMode(inputs(over), job(new FakeTools(), undefined).rt));
     expect(err.message).toMatch(/^mode: platform and merge pass leg records through the workflow run artifact service/);
   });

@@ -12,7 +12,7 @@ import {
   serialiseLegRecord,
   type LegRecord,
 } from '../src/legs/record.js';
-import { backendIds, resultsStore, runnerLegStore } from '../src/legs/store.js';
+import { backendIds, isGhes, pipelinesStore, resultsStore, runnerLegStore } from '../src/legs/store.js';
 import { planMatrix } from '../src/pipeline/plan.js';
 import { parseModeInputs } from '../src/inputs/mode.js';
 import { inputReader, type InputReader } from '../src/inputs/values.js';
@@ -230,8 +230,68 @@ describe('the artifact-service leg store', () => {
     expect(() => backendIds('not-a-jwt')).toThrow('ACTIONS_RUNTIME_TOKEN has no Actions.Results scope');
   });
 
-  it('exists only where the runner gives a node action the service', () => {
+  it('exists only where the runner gives a node action the service, v3 on GHES', () => {
+    const tok = token('Actions.Results:r:j');
     expect(runnerLegStore({})).toBeUndefined();
-    expect(runnerLegStore({ ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/', ACTIONS_RUNTIME_TOKEN: token('Actions.Results:r:j') })).toBeDefined();
+    expect(runnerLegStore({ ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/', ACTIONS_RUNTIME_TOKEN: tok })?.api).toBe('artifact API v4');
+    const ghes = { GITHUB_SERVER_URL: 'https://git.corp.example', ACTIONS_RUNTIME_TOKEN: tok, ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/' };
+    expect(runnerLegStore(ghes)).toBeUndefined();
+    expect(runnerLegStore({ ...ghes, ACTIONS_RUNTIME_URL: 'http://127.0.0.1:9/', GITHUB_RUN_ID: '5' })?.api).toBe('artifact API v3');
+    expect([isGhes(undefined), isGhes('https://github.com'), isGhes('https://acme.ghe.com'), isGhes('https://git.corp.example')]).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
+  });
+
+  it('on GHES, puts a record in a file container and reads it back (v3 API, as act serves it)', async () => {
+    const files = new Map<string, Buffer>();
+    const names: string[] = [];
+    const calls: string[] = [];
+    const impl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const url = new URL(String(input));
+      const method = init?.method ?? 'GET';
+      calls.push(`${method} ${url.pathname}`);
+      if ((init?.headers as Record<string, string>).Authorization !== `Bearer tok`) return new Response('', { status: 401 });
+      if (url.pathname === '/_apis/pipelines/workflows/5/artifacts') {
+        if (method === 'POST') {
+          names.push((JSON.parse(String(init?.body)) as { Name: string }).Name);
+          return Response.json({ fileContainerResourceUrl: 'http://127.0.0.1:9/upload/5' });
+        }
+        if (method === 'PATCH') return Response.json({});
+        return Response.json({
+          count: names.length,
+          value: names.map((name) => ({ name, fileContainerResourceUrl: 'http://127.0.0.1:9/download/5' })),
+        });
+      }
+      if (url.pathname === '/upload/5') {
+        expect((init?.headers as Record<string, string>)['Content-Range']).toBe('bytes 0-6/7');
+        files.set(url.searchParams.get('itemPath') ?? '', Buffer.from(init?.body as Buffer));
+        return new Response('', { status: 200 });
+      }
+      if (url.pathname === '/download/5') {
+        const prefix = url.searchParams.get('itemPath') ?? '';
+        const value = [...files.keys()]
+          .filter((f) => f.startsWith(`${prefix}/`))
+          .map((path) => ({ path, itemType: 'file', contentLocation: `http://127.0.0.1:9/artifact/5/${path}` }));
+        return Response.json({ count: value.length, value });
+      }
+      if (url.pathname.startsWith('/artifact/5/')) return new Response(files.get(url.pathname.slice('/artifact/5/'.length)) ?? null);
+      return new Response('', { status: 404 });
+    };
+    const store = pipelinesStore({ runtimeUrl: 'http://127.0.0.1:9/', token: 'tok', runId: '5', fetchImpl: impl as typeof fetch });
+    await store.put('multiarch-leg-k-linux-arm64-a1', Buffer.from('{"a":1}'));
+    expect(calls.slice(0, 3)).toEqual([
+      'POST /_apis/pipelines/workflows/5/artifacts',
+      'PUT /upload/5',
+      'PATCH /_apis/pipelines/workflows/5/artifacts',
+    ]);
+    const listed = await store.list('multiarch-leg-k-');
+    expect(listed).toEqual([{ name: 'multiarch-leg-k-linux-arm64-a1' }]);
+    expect((await store.get(listed[0]!)).toString()).toBe('{"a":1}');
+    await expect(store.get({ name: 'nope' })).rejects.toThrow('artifact service has no artifact nope');
+    const refused = pipelinesStore({ runtimeUrl: 'http://127.0.0.1:9', token: 'wrong', runId: '5', fetchImpl: impl as typeof fetch });
+    await expect(refused.list('x')).rejects.toThrow('artifact service list: HTTP 401');
   });
 });

@@ -31,7 +31,7 @@ async function freePort(): Promise<number> {
 }
 
 /** One workflow run: its own artifact server directory and port, so no two runs share leg records. */
-async function act(event: string, workflow: string, vars: Record<string, string>, payload: object = {}): Promise<ActRun> {
+async function act(event: string, workflow: string, vars: Record<string, string>, payload: object = {}, extra: string[] = []): Promise<ActRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'act-distribute-'));
   const resultDir = path.join(dir, 'results');
   fs.mkdirSync(resultDir);
@@ -61,6 +61,7 @@ async function act(event: string, workflow: string, vars: Record<string, string>
     '127.0.0.1',
     '-e',
     eventFile,
+    ...extra,
     ...Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
   ];
   const started = Date.now();
@@ -139,6 +140,7 @@ describe('distribute: true, three platforms, pushed', () => {
     expect({ exitCode: run.exitCode, tail: run.exitCode === 0 ? '' : tail(run) }).toEqual({ exitCode: 0, tail: '' });
     expect(run.output).toMatch(/\[[^\]]*plan[^\]]*\]\s+✅\s+Success - Main \.\//);
     expect(run.output).toMatch(/\[[^\]]*merge[^\]]*\]\s+✅\s+Success - Main \.\//);
+    expect(run.output.match(/leg record multiarch-leg-\S+ stored \(artifact API v4\)/g)).toHaveLength(3);
   });
 
   it('builds each platform in its own leg job, and no leg builds another', () => {
@@ -240,5 +242,18 @@ describe('a leg that records nothing', () => {
     expect(mergeErrors(run)).toMatch(/linux\/arm\/v7: no leg record in this workflow run/);
     expect(Object.values(buildsByJob(run)).flat().sort()).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});
+
+describe('on GitHub Enterprise Server', () => {
+  it('passes the leg records through the v3 artifact API and merges', async () => {
+    const repo = uniqueRepo('dist-ghes');
+    const run = await act('workflow_dispatch', STEPS, { IMAGE: `${bed.registry}/${repo}`, TAGS: 'v1' }, {}, ['--github-instance', 'ghes.test']);
+    seconds.ghes = run.seconds;
+    expect({ exitCode: run.exitCode, tail: run.exitCode === 0 ? '' : tail(run) }).toEqual({ exitCode: 0, tail: '' });
+    expect(run.output.match(/leg record multiarch-leg-\S+ stored \(artifact API v3\)/g)).toHaveLength(3);
+    expect(Object.values(buildsByJob(run)).flat().sort()).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
+    const tagged = await getManifest(bed.registry, repo, 'v1');
+    expect(indexPlatforms(tagged as NonNullable<typeof tagged>)).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
   });
 });

@@ -1,8 +1,10 @@
 // Where leg records travel between the jobs of one workflow run: the runner's
-// artifact service (the v4 "results" API that upload-artifact@v4+ uses, served
-// by github.com and by act's --artifact-server-path). Records are a few KB, so
-// each is one blob: create, one block, commit, finalize; listed and fetched
-// back by name. See docs/decisions.md for why this is not @actions/artifact.
+// artifact service. github.com (and act's --artifact-server-path) serve the v4
+// "results" API that upload-artifact@v4+ uses; GitHub Enterprise Server serves
+// only the v3 "pipelines" API of upload-artifact@v3 (act serves it too).
+// Records are a few KB, so each is one file: created, uploaded in one piece,
+// finalized; listed and fetched back by name. See docs/decisions.md for why
+// this is not @actions/artifact.
 import { createHash } from 'node:crypto';
 
 export interface StoredLeg {
@@ -10,6 +12,8 @@ export interface StoredLeg {
 }
 
 export interface LegStore {
+  /** Which service, for the log: `artifact API v4` or `artifact API v3`. */
+  readonly api: string;
   put(name: string, bytes: Buffer): Promise<void>;
   /** Artifacts of this run whose name starts with `prefix`. */
   list(prefix: string): Promise<StoredLeg[]>;
@@ -85,6 +89,7 @@ export function resultsStore(opts: ResultsStoreOptions): LegStore {
   }
 
   return {
+    api: 'artifact API v4',
     async put(name, bytes) {
       const expires = opts.retentionDays ? { expires_at: new Date(Date.now() + opts.retentionDays * 86_400_000).toISOString() } : {};
       const created = await call('CreateArtifact', { name, version: 4, ...expires });
@@ -120,10 +125,111 @@ export function resultsStore(opts: ResultsStoreOptions): LegStore {
   };
 }
 
+export interface PipelinesStoreOptions {
+  /** ACTIONS_RUNTIME_URL */
+  runtimeUrl: string;
+  /** ACTIONS_RUNTIME_TOKEN */
+  token: string;
+  /** GITHUB_RUN_ID */
+  runId: string;
+  retentionDays?: number;
+  fetchImpl?: typeof fetch;
+}
+
+const API_VERSION = '6.0-preview';
+
+/** The v3 artifact API (GHES): a file container per artifact, one file `record.json` in it. */
+export function pipelinesStore(opts: PipelinesStoreOptions): LegStore {
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  const base = `${opts.runtimeUrl.replace(/\/*$/, '/')}_apis/pipelines/workflows/${encodeURIComponent(opts.runId)}/artifacts?api-version=${API_VERSION}`;
+  const headers = { Authorization: `Bearer ${opts.token}`, Accept: `application/json;api-version=${API_VERSION}` };
+
+  async function send(url: string, init: RequestInit, what: string): Promise<Response> {
+    const res = await fetchImpl(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } });
+    if (!res.ok) throw new Error(`artifact service ${what}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    return res;
+  }
+  async function json(url: string, init: RequestInit, what: string): Promise<unknown> {
+    try {
+      return (await (await send(url, init, what)).json()) as unknown;
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new Error(`artifact service ${what}: the answer is not JSON`);
+      throw err;
+    }
+  }
+  async function containers(): Promise<{ name: string; url: string }[]> {
+    const answer = field(await json(base, { method: 'GET' }, 'list'), 'value');
+    if (!Array.isArray(answer)) return [];
+    return answer.flatMap((a) => {
+      const name = field(a, 'name');
+      const url = field(a, 'fileContainerResourceUrl');
+      return typeof name === 'string' && typeof url === 'string' ? [{ name, url }] : [];
+    });
+  }
+
+  return {
+    api: 'artifact API v3',
+    async put(name, bytes) {
+      const created = await json(
+        base,
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ Type: 'actions_storage', Name: name, ...(opts.retentionDays ? { RetentionDays: opts.retentionDays } : {}) }),
+        },
+        `create ${name}`,
+      );
+      const container = field(created, 'fileContainerResourceUrl');
+      if (typeof container !== 'string') throw new Error(`artifact service gave no container for ${name}`);
+      const item = `${container}${container.includes('?') ? '&' : '?'}itemPath=${encodeURIComponent(`${name}/record.json`)}`;
+      const range = { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes 0-${bytes.length - 1}/${bytes.length}` };
+      await send(item, { method: 'PUT', headers: range, body: bytes }, `upload ${name}`);
+      await send(
+        `${base}&artifactName=${encodeURIComponent(name)}`,
+        { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Size: bytes.length }) },
+        `finalize ${name}`,
+      );
+    },
+    async list(prefix) {
+      return (await containers())
+        .filter((c) => c.name.startsWith(prefix))
+        .map((c) => ({ name: c.name }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    },
+    async get(leg) {
+      const c = (await containers()).find((x) => x.name === leg.name);
+      if (!c) throw new Error(`artifact service has no artifact ${leg.name}`);
+      const items = field(
+        await json(`${c.url}${c.url.includes('?') ? '&' : '?'}itemPath=${encodeURIComponent(leg.name)}`, { method: 'GET' }, `items of ${leg.name}`),
+        'value',
+      );
+      const file = Array.isArray(items)
+        ? items.find((i) => field(i, 'itemType') === 'file' && String(field(i, 'path')).endsWith('record.json'))
+        : undefined;
+      const location = field(file, 'contentLocation');
+      if (typeof location !== 'string') throw new Error(`artifact ${leg.name} holds no record.json`);
+      const res = await send(location, { method: 'GET', headers: { Accept: 'application/octet-stream' } }, `download ${leg.name}`);
+      return Buffer.from(await res.arrayBuffer());
+    },
+  };
+}
+
+/** GitHub Enterprise Server: any server that is not github.com, *.ghe.com or *.localhost (as @actions/artifact decides). */
+export function isGhes(serverUrl: string | undefined): boolean {
+  const host = new URL(serverUrl || 'https://github.com').hostname.toLowerCase();
+  return host !== 'github.com' && !host.endsWith('.ghe.com') && !host.endsWith('.localhost');
+}
+
 /** The run's store, from the variables the runner gives a node action; undefined when it has none. */
 export function runnerLegStore(env: Readonly<Record<string, string | undefined>>, fetchImpl?: typeof fetch): LegStore | undefined {
-  const resultsUrl = env.ACTIONS_RESULTS_URL;
   const token = env.ACTIONS_RUNTIME_TOKEN;
-  if (!resultsUrl || !token) return undefined;
-  return resultsStore({ resultsUrl, token, retentionDays: 1, ...(fetchImpl ? { fetchImpl } : {}) });
+  if (!token) return undefined;
+  const f = fetchImpl ? { fetchImpl } : {};
+  if (isGhes(env.GITHUB_SERVER_URL)) {
+    const runtimeUrl = env.ACTIONS_RUNTIME_URL;
+    const runId = env.GITHUB_RUN_ID;
+    return runtimeUrl && runId ? pipelinesStore({ runtimeUrl, token, runId, retentionDays: 1, ...f }) : undefined;
+  }
+  const resultsUrl = env.ACTIONS_RESULTS_URL;
+  return resultsUrl ? resultsStore({ resultsUrl, token, retentionDays: 1, ...f }) : undefined;
 }

@@ -70,7 +70,7 @@ export async function runLeg(inputs: Inputs, platform: Platform, rt: Runtime): P
   const name = legArtifactName(record.key, platform.id, attempt);
   await rt.log.group('Leg record', async () => {
     await store.put(name, Buffer.from(serialiseLegRecord(record)));
-    rt.log.info(`${platform.id}: leg record ${name} stored`);
+    rt.log.info(`${platform.id}: leg record ${name} stored (${store.api})`);
   });
   const report = reportOf({ ...inputs, platforms: [platform] }, legs);
   await finishReport(report, rt, { leg: { platform: platform.id, hostArch: rt.hostArch, attempt, timings: record.timings } });
