@@ -153,7 +153,7 @@ export function pipelinesStore(opts: PipelinesStoreOptions): LegStore {
     try {
       return (await (await send(url, init, what)).json()) as unknown;
     } catch (err) {
-      if (err instanceof SyntaxError) throw new Error(`artifact service ${what}: the answer is not JSON`);
+      if (err instanceof SyntaxError) throw new Error(`artifact service ${what}: the answer is not JSON`, { cause: err });
       throw err;
     }
   }
