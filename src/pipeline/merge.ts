@@ -59,13 +59,17 @@ export async function finishReport(
   return report;
 }
 
+/** Why the legs cannot be merged: failed builds, failed scans, else the gate; undefined when all passed. */
+export function legsFailure(legs: LegsResult, scan: boolean): string | undefined {
+  const failed = [describeFailures(legs.buildFailures), describeFailures(legs.scanFailures)].filter((e) => e !== '').join('\n');
+  return failed || (scan ? gateError(legs.scans) : undefined);
+}
+
 export async function mergeLegs(inputs: Inputs, legs: LegsResult, deps: MergeDeps, rt: Runtime): Promise<RunReport> {
   const { log } = rt;
   const { exec, registry } = deps;
   const report = reportOf(inputs, legs);
-  const failure =
-    [describeFailures(legs.buildFailures), describeFailures(legs.scanFailures)].filter((e) => e !== '').join('\n') ||
-    (inputs.scan ? gateError(legs.scans) : undefined);
+  const failure = legsFailure(legs, inputs.scan);
   if (failure) {
     report.stoppedBecause = failure.split('\n')[0];
     await finishReport(report, rt);

@@ -11,7 +11,7 @@ import type { LegStore } from '../legs/store.js';
 import { setupBuilder } from './builder.js';
 import { connect, type Connections } from './connect.js';
 import { legRecord, runLegs } from './leg.js';
-import { finishReport, legsFromRecords, mergeLegs, PipelineError, reportOf } from './merge.js';
+import { finishReport, legsFailure, legsFromRecords, mergeLegs, PipelineError, reportOf } from './merge.js';
 import { planMatrix, type Matrix } from './plan.js';
 import { checkRegistries } from './promote.js';
 import type { Runtime } from './runtime.js';
@@ -74,9 +74,9 @@ export async function runLeg(inputs: Inputs, platform: Platform, rt: Runtime): P
   });
   const report = reportOf({ ...inputs, platforms: [platform] }, legs);
   await finishReport(report, rt, { leg: { platform: platform.id, hostArch: rt.hostArch, attempt, timings: record.timings } });
-  const failure =
-    record.buildError ?? record.scanError ?? (record.scan && !record.scan.passed ? `the gate (${inputs.failOn}) fails ${platform.id}` : undefined);
-  if (failure) throw new PipelineError(`${platform.id}: ${failure}`);
+  // The leg's job fails as `all` would for this platform; the merge job names it again.
+  const failure = legsFailure(legs, inputs.scan);
+  if (failure) throw new PipelineError(failure);
   return report;
 }
 
