@@ -31,7 +31,14 @@ async function freePort(): Promise<number> {
 }
 
 /** One workflow run: its own artifact server directory and port, so no two runs share leg records. */
-async function act(event: string, workflow: string, vars: Record<string, string>, payload: object = {}, extra: string[] = []): Promise<ActRun> {
+async function act(
+  event: string,
+  workflow: string,
+  vars: Record<string, string>,
+  payload: object = {},
+  extra: string[] = [],
+  artifacts?: string,
+): Promise<ActRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'act-distribute-'));
   const resultDir = path.join(dir, 'results');
   fs.mkdirSync(resultDir);
@@ -52,7 +59,7 @@ async function act(event: string, workflow: string, vars: Record<string, string>
     workflow,
     ...['ubuntu-latest', 'ubuntu-24.04', 'ubuntu-24.04-arm'].flatMap((label) => ['-P', `${label}=-self-hosted`]),
     '--artifact-server-path',
-    path.join(dir, 'artifacts'),
+    artifacts ?? path.join(dir, 'artifacts'),
     '--artifact-server-addr',
     '127.0.0.1',
     '--artifact-server-port',
@@ -236,12 +243,46 @@ describe('a leg that fails', () => {
 describe('a leg that records nothing', () => {
   it('fails the merge naming the platform', async () => {
     const repo = uniqueRepo('dist-missing');
-    const run = await act('workflow_dispatch', STEPS, { IMAGE: `${bed.registry}/${repo}`, TAGS: 'v1', SKIP_PLATFORM: 'linux/arm/v7' });
+    const run = await act('workflow_dispatch', STEPS, { IMAGE: `${bed.registry}/${repo}`, TAGS: 'v1', SKIP_PLATFORMS: 'linux/arm/v7' });
     seconds.missing = run.seconds;
     expect(run.exitCode).not.toBe(0);
     expect(mergeErrors(run)).toMatch(/linux\/arm\/v7: no leg record in this workflow run/);
     expect(Object.values(buildsByJob(run)).flat().sort()).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});
+
+describe('re-running a failed leg, then the merge', () => {
+  it("merges the earlier attempt's good legs with the re-run leg", async () => {
+    const repo = uniqueRepo('dist-rerun');
+    const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'act-rerun-artifacts-'));
+    const vars = { IMAGE: `${bed.registry}/${repo}`, TAGS: 'v1' };
+    const first = await act(
+      'workflow_dispatch',
+      STEPS,
+      { ...vars, BUILD_ARGS: 'FAIL_ARCH=aarch64' },
+      {},
+      ['--env', 'GITHUB_RUN_ID=77', '--env', 'GITHUB_RUN_ATTEMPT=1'],
+      artifacts,
+    );
+    expect(first.exitCode).not.toBe(0);
+    expect(mergeErrors(first)).toMatch(/linux\/arm64: build failed/);
+    // Attempt 2 of the same run: only the failed leg builds again (the others' jobs are not re-run), then the merge.
+    const second = await act(
+      'workflow_dispatch',
+      STEPS,
+      { ...vars, SKIP_PLATFORMS: 'linux/amd64,linux/arm/v7' },
+      {},
+      ['--env', 'GITHUB_RUN_ID=77', '--env', 'GITHUB_RUN_ATTEMPT=2'],
+      artifacts,
+    );
+    seconds.rerun = first.seconds + second.seconds;
+    expect({ exitCode: second.exitCode, tail: second.exitCode === 0 ? '' : tail(second) }).toEqual({ exitCode: 0, tail: '' });
+    expect(Object.values(buildsByJob(second)).flat()).toEqual(['linux/arm64']);
+    expect(second.output).toMatch(/linux\/amd64: attempt 1 \(built/);
+    expect(second.output).toMatch(/linux\/arm64: attempt 2 \(built/);
+    const tagged = await getManifest(bed.registry, repo, 'v1');
+    expect(indexPlatforms(tagged as NonNullable<typeof tagged>)).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
   });
 });
 
