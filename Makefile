@@ -28,9 +28,12 @@ build: node_modules
 check-dist: build
 	@git diff --exit-code --stat -- dist/ || { echo "dist/ is stale: run 'make build' and commit dist/"; exit 1; }
 
-lint: node_modules
+# Formatting, eslint, actionlint on every workflow, and the reusable
+# workflow's reference to the action (@main on main; see CONTRIBUTING.md).
+lint: node_modules actionlint
 	npm run format:check
 	npm run lint
+	node scripts/release.mjs check
 
 # The README's inputs/outputs tables are generated from action.yml.
 check-docs: node_modules
@@ -46,10 +49,18 @@ e2e: node_modules testbed-up
 	mkdir -p $(RESULTS)
 	source .testbed/env && npm run test:e2e -- --json --outputFile=$(RESULTS)/e2e.json
 
-test: node_modules testbed-up lint check-dist check-docs unit e2e
+test: node_modules testbed-up lint actionlint check-dist check-docs unit e2e
 	@node scripts/test-summary.mjs $(RESULTS)/unit.json $(RESULTS)/e2e.json
+
+# actionlint (pinned in testbed/versions.env, built once into the test bed's
+# cache) with Debian's shellcheck for run: scripts, on every workflow file.
+ACTIONLINT_FILES = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml examples/workflows/*.yml examples/workflows/*.yaml)
+actionlint:
+	@bash testbed/build-tools.sh actionlint
+	@command -v shellcheck >/dev/null || { echo "actionlint: shellcheck is not installed: run 'make testbed-up'"; exit 1; }
+	.testbed/bin/actionlint -shellcheck=shellcheck $(ACTIONLINT_FILES)
 
 demo: node_modules testbed-up
 	source .testbed/env && node scripts/demo.mjs
 
-.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo
+.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo actionlint

@@ -4,11 +4,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builderProblem, createBuilderArgs, ensureBuilder, parseInspect, removeBuilder, type BuilderInfo } from '../src/buildx/builder.js';
 import { CommandError, type Exec, type ExecResult } from '../src/exec.js';
+import type { BuilderNodeSpec } from '../src/model.js';
+import { parsePlatform } from '../src/platform.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'buildx');
 const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');
 
-const base = { driver: 'docker-container', driverOpts: [] as string[], endpoint: '', buildkitdConfig: '' };
+const base = { driver: 'docker-container', driverOpts: [] as string[], endpoint: '', buildkitdConfig: '', nodes: [] as BuilderNodeSpec[] };
 
 describe('createBuilderArgs', () => {
   test.each<[string, Partial<typeof base>, string | undefined, string[]]>([
@@ -51,11 +53,49 @@ describe('createBuilderArgs', () => {
       ['buildx', 'create', '--name', 'multiarch-x1', '--driver', 'remote', 'unix:///run/buildkit/buildkitd.sock'],
     ],
   ])('%s', (_name, over, configFile, want) => {
-    expect(createBuilderArgs('multiarch-x1', { ...base, ...over }, configFile)).toEqual(want);
+    expect(createBuilderArgs('multiarch-x1', { ...base, ...over }, configFile)).toEqual([want]);
+  });
+
+  it('one create per node: the first makes the builder, the others --append, each with its --platform and the same settings', () => {
+    const nodes = [
+      { platforms: [parsePlatform('linux/amd64')], endpoint: 'unix:///run/amd.sock' },
+      { platforms: ['linux/arm64', 'linux/arm/v7'].map(parsePlatform), endpoint: 'tcp://arm-builder:1234' },
+    ];
+    expect(createBuilderArgs('multi', { ...base, driver: 'remote', driverOpts: ['default-load=false'], nodes })).toEqual([
+      [
+        'buildx',
+        'create',
+        '--name',
+        'multi',
+        '--driver',
+        'remote',
+        '--driver-opt',
+        'default-load=false',
+        '--platform',
+        'linux/amd64',
+        'unix:///run/amd.sock',
+      ],
+      [
+        'buildx',
+        'create',
+        '--name',
+        'multi',
+        '--append',
+        '--driver',
+        'remote',
+        '--driver-opt',
+        'default-load=false',
+        '--platform',
+        'linux/arm64,linux/arm/v7',
+        'tcp://arm-builder:1234',
+      ],
+    ]);
   });
 
   test.each([
-    ['docker', { driver: 'docker' }, 'driver "docker" cannot be created'],
+    ['docker', { driver: 'docker' }, 'driver "docker" cannot push each platform by digest or write OCI layouts'],
+    ['kubernetes', { driver: 'kubernetes' }, 'driver "kubernetes" is not supported'],
+    ['an unknown driver', { driver: 'podman' }, 'driver "podman" is not one buildx has'],
     ['remote without endpoint', { driver: 'remote' }, 'driver "remote" needs an `endpoint`'],
   ])('refuses %s', (_name, over, msg) => {
     expect(() => createBuilderArgs('n', { ...base, ...over })).toThrow(msg);
@@ -85,6 +125,7 @@ describe('parseInspect (real buildx v0.36.1 output)', () => {
             'linux/arm/v7',
             'linux/arm/v6',
           ],
+          userPlatforms: [],
         },
       ],
     };
@@ -139,8 +180,9 @@ describe('parseInspect (real buildx v0.36.1 output)', () => {
         flags: '--allow-insecure-entitlement=network.host',
         buildkitVersion: 'v0.32.2',
         platforms: ['linux/amd64', 'linux/arm64', 'linux/386'],
+        userPlatforms: ['linux/amd64', 'linux/arm64'],
       },
-      { name: 'multi1', endpoint: 'tcp://10.0.0.2:1234', status: '', platforms: [], error: 'connection refused' },
+      { name: 'multi1', endpoint: 'tcp://10.0.0.2:1234', status: '', platforms: [], userPlatforms: [], error: 'connection refused' },
     ]);
     expect(builderProblem(info)).toBe('builder multi node multi1: connection refused');
     expect(builderProblem(parseInspect('Name: x\nDriver: remote\nError: no such builder\n'))).toBe('builder x: no such builder');
@@ -183,11 +225,36 @@ describe('ensureBuilder', () => {
   });
 
   it('reuses a named builder and creates nothing', async () => {
-    const { exec, calls } = fakeDocker(() => ok(fixture('inspect-docker-default.txt')));
-    const r = await ensureBuilder(exec, { ...remote, builder: 'default' }, { name: 'multiarch-unused' });
-    expect(r).toMatchObject({ name: 'default', created: false });
-    expect(r.info.driver).toBe('docker');
+    const { exec, calls } = fakeDocker(() => ok(fixture('inspect-remote.txt')));
+    const r = await ensureBuilder(exec, { ...remote, builder: 'fixture-builder-14214' }, { name: 'multiarch-unused' });
+    expect(r).toMatchObject({ name: 'fixture-builder-14214', created: false });
+    expect(r.info.driver).toBe('remote');
     expect(calls.map((c) => c[2])).toEqual(['inspect']);
+  });
+
+  it('refuses an existing docker-driver builder before anything else runs, saying what to use', async () => {
+    const { exec, calls } = fakeDocker(() => ok(fixture('inspect-docker-default.txt')));
+    await expect(ensureBuilder(exec, { ...remote, builder: 'default' }, { name: 'multiarch-unused' })).rejects.toThrow(
+      'builder "default" uses driver "docker", which cannot push each platform by digest or write OCI layouts (the docker driver needs the containerd image store for both); use docker-container (the default) or remote',
+    );
+    expect(calls.map((c) => c[2])).toEqual(['inspect']);
+  });
+
+  it('creates every node, then boots; a failing --append removes the half-made builder', async () => {
+    const nodes = [
+      { platforms: [parsePlatform('linux/amd64')], endpoint: 'unix:///run/amd.sock' },
+      { platforms: [parsePlatform('linux/arm64')], endpoint: 'unix:///run/arm.sock' },
+    ];
+    const good = fakeDocker((args) => (args[1] === 'inspect' ? ok(fixture('inspect-remote.txt')) : ok()));
+    await ensureBuilder(good.exec, { ...remote, endpoint: '', nodes }, { name: 'm' });
+    expect(good.calls.map((c) => c.slice(1, 3).join(' ') + (c.includes('--append') ? ' --append' : ''))).toEqual([
+      'buildx create',
+      'buildx create --append',
+      'buildx inspect',
+    ]);
+    const bad = fakeDocker((args) => (args.includes('--append') ? { exitCode: 1, stdout: '', stderr: 'ERROR: connection refused' } : ok()));
+    await expect(ensureBuilder(bad.exec, { ...remote, endpoint: '', nodes }, { name: 'm' })).rejects.toThrow('connection refused');
+    expect(bad.calls.at(-1)).toEqual(['docker', 'buildx', 'rm', 'm']);
   });
 
   it('removes a builder it created that does not boot, then fails', async () => {

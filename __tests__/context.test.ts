@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import { parse } from 'yaml';
 import { DEFAULTS, getInputs, InputError, type InputEnv, LOCAL_IMAGE, parseInputs } from '../src/context.js';
 import type { Inputs } from '../src/model.js';
+import { parsePlatform } from '../src/platform.js';
 
 // A small fake workspace: paths relative to the workspace cwd.
 const DIRS = new Set(['.', 'app', 'sarif-out']);
@@ -67,6 +68,7 @@ describe('parseInputs: defaults', () => {
       endpoint: '',
       buildkitdConfig: '',
       buildkitdConfigInline: '',
+      nodes: [],
       buildxVersion: '',
       buildxBaseUrl: 'https://github.com/docker/buildx/releases/download',
       maxParallel: 0,
@@ -78,12 +80,15 @@ describe('parseInputs: defaults', () => {
       scanners: ['vuln'],
       trivyVersion: 'v0.74.0',
       trivyBaseUrl: 'https://github.com/aquasecurity/trivy/releases/download',
-      trivyDbRepository: '',
+      trivyDbRepositories: [],
+      trivyJavaDbRepositories: [],
       trivyCacheDir: '',
       sarif: '',
+      sbomAttach: false,
       promoteTo: [],
       registryAuth: [],
       platformTags: '',
+      githubToken: '',
       mode: 'all',
       runners: [
         { platform: { os: 'linux', arch: 'amd64', id: 'linux/amd64' }, runner: 'ubuntu-24.04' },
@@ -234,6 +239,31 @@ describe('parseInputs: normalisation of good inputs', () => {
       },
     ],
     [
+      'accepts nodes: one platform list and endpoint per line, comments and blank lines skipped',
+      {
+        driver: 'remote',
+        platforms: 'linux/amd64,linux/arm64,linux/arm/v7',
+        nodes: '# amd64 runner\nlinux/amd64=unix:///run/amd.sock\n\nlinux/arm64, linux/arm/v7 = tcp://arm-builder:1234',
+      },
+      {
+        driver: 'remote',
+        nodes: [
+          { platforms: [parsePlatform('linux/amd64')], endpoint: 'unix:///run/amd.sock' },
+          { platforms: [parsePlatform('linux/arm64'), parsePlatform('linux/arm/v7')], endpoint: 'tcp://arm-builder:1234' },
+        ],
+      },
+    ],
+    [
+      'accepts docker-container nodes on docker endpoints',
+      { nodes: 'linux/amd64=default\nlinux/arm64=ssh://me@arm-host' },
+      {
+        nodes: [
+          { platforms: [parsePlatform('linux/amd64')], endpoint: 'default' },
+          { platforms: [parsePlatform('linux/arm64')], endpoint: 'ssh://me@arm-host' },
+        ],
+      },
+    ],
+    [
       'accepts driver-opts and a buildkitd config file',
       { 'driver-opts': 'network=host\nimage=moby/buildkit:v0.20.0', 'buildkitd-config': 'buildkitd.toml' },
       {
@@ -263,7 +293,6 @@ describe('parseInputs: normalisation of good inputs', () => {
         trivyBaseUrl: 'http://mirror.local/trivy',
       },
     ],
-    ['accepts buildx-version latest', { 'buildx-version': 'latest' }, { buildxVersion: 'latest' }],
     ['parses max-parallel', { 'max-parallel': '2' }, { maxParallel: 2 }],
     [
       'upper-cases, orders and dedupes severity',
@@ -282,12 +311,25 @@ describe('parseInputs: normalisation of good inputs', () => {
         'trivy-db-repository': 'mirror.gcr.io/aquasec/trivy-db:2',
         'trivy-cache-dir': '/tmp/trivy',
         sarif: 'sarif-out',
+        'sbom-attach': 'true',
       },
       {
         trivyignores: ['.trivyignore'],
-        trivyDbRepository: 'mirror.gcr.io/aquasec/trivy-db:2',
+        trivyDbRepositories: ['mirror.gcr.io/aquasec/trivy-db:2'],
         trivyCacheDir: '/tmp/trivy',
         sarif: 'sarif-out',
+        sbomAttach: true,
+      },
+    ],
+    [
+      'reads the trivy DB repositories as ordered mirror lists, one per line',
+      {
+        'trivy-db-repository': '127.0.0.1:5000/trivy-db:2\nghcr.io/aquasecurity/trivy-db:2',
+        'trivy-java-db-repository': '127.0.0.1:5000/trivy-java-db:1\n\nmirror.gcr.io/aquasec/trivy-java-db:1',
+      },
+      {
+        trivyDbRepositories: ['127.0.0.1:5000/trivy-db:2', 'ghcr.io/aquasecurity/trivy-db:2'],
+        trivyJavaDbRepositories: ['127.0.0.1:5000/trivy-java-db:1', 'mirror.gcr.io/aquasec/trivy-java-db:1'],
       },
     ],
     ['accepts a sarif directory that does not exist yet', { sarif: 'reports/sarif' }, { sarif: 'reports/sarif' }],
@@ -355,8 +397,8 @@ describe('parseInputs: bad inputs', () => {
     ['image', 'push is true', { image: '' }],
     ['image', '"ghcr.io/org/app:1.0"', { image: 'ghcr.io/org/app:1.0' }],
     ['image', `"ghcr.io/org/app@${SHA}"`, { image: `ghcr.io/org/app@${SHA}` }],
-    ['image', '"ghcr.io/Org/App"', { image: 'ghcr.io/Org/App' }],
-    ['tags', '"Bad:Tag"', { tags: 'Bad:Tag' }],
+    ['image', '"ghcr.io/org/app!"', { image: 'ghcr.io/Org/App!' }],
+    ['tags', '"bad:Tag!"', { tags: 'Bad:Tag!' }],
     ['tags', '"bad tag!"', { tags: 'bad tag!' }],
     ['tags', '"ghcr.io/org/app"', { tags: 'ghcr.io/org/app' }],
     ['tags', `"ghcr.io/org/app:1@${SHA}"`, { tags: `ghcr.io/org/app:1@${SHA}` }],
@@ -365,6 +407,21 @@ describe('parseInputs: bad inputs', () => {
     ['qemu-image', '"tonistiigi/binfmt"', { 'qemu-image': 'tonistiigi/binfmt' }],
     ['driver', '"podman"', { driver: 'podman' }],
     ['driver', '"docker"', { driver: 'docker', 'driver-opts': 'network=host' }],
+    ['driver', 'use docker-container (the default) or remote', { driver: 'docker' }],
+    ['driver', 'no cluster on the test bed', { driver: 'kubernetes' }],
+    ['driver-opts', '"image"', { driver: 'remote', endpoint: 'tcp://x:1', 'driver-opts': 'image=moby/buildkit' }],
+    [
+      'buildkitd-config',
+      'driver "remote" takes no buildkitd config',
+      { driver: 'remote', endpoint: 'tcp://x:1', 'buildkitd-config': 'buildkitd.toml' },
+    ],
+    ['nodes', '"linux/arm64"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64' }],
+    ['nodes', 'unknown architecture "arm65"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm65=tcp://b:1' }],
+    ['nodes', '"http://b:1"', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64=http://b:1' }],
+    ['nodes', '"tcp://a:1" is given twice', { driver: 'remote', nodes: 'linux/amd64=tcp://a:1\nlinux/arm64=tcp://a:1' }],
+    ['nodes', 'no node serves linux/arm/v7', { driver: 'remote', platforms: 'linux/amd64,linux/arm/v7', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
+    ['builder', 'nodes', { builder: 'mine', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
+    ['endpoint', 'cannot be used together with nodes', { driver: 'remote', endpoint: 'tcp://x:1', nodes: 'linux/amd64,linux/arm64=tcp://a:1' }],
     ['driver-opts', '"network"', { 'driver-opts': 'network' }],
     ['buildkitd-config', '"missing.toml"', { 'buildkitd-config': 'missing.toml' }],
     ['buildkitd-config-inline', '"buildkitd.toml"', { 'buildkitd-config': 'buildkitd.toml', 'buildkitd-config-inline': '[grpc]' }],
@@ -388,10 +445,15 @@ describe('parseInputs: bad inputs', () => {
     ['trivy-version', '"latest"', { 'trivy-version': 'latest' }],
     ['trivy-base-url', '"not a url"', { 'trivy-base-url': 'not a url' }],
     ['trivy-db-repository', '"ghcr.io/Aqua/db"', { 'trivy-db-repository': 'ghcr.io/Aqua/db' }],
+    ['trivy-db-repository', '"ghcr.io/Aqua/db"', { 'trivy-db-repository': 'ghcr.io/aqua/db:2\nghcr.io/Aqua/db' }],
+    ['trivy-db-repository', 'listed twice', { 'trivy-db-repository': 'ghcr.io/aqua/db:2\nghcr.io/aqua/db:2' }],
+    ['trivy-java-db-repository', '"ghcr.io/Aqua/java-db"', { 'trivy-java-db-repository': 'ghcr.io/Aqua/java-db' }],
+    ['sbom-attach', '"yes please"', { 'sbom-attach': 'yes please' }],
+    ['sbom-attach', 'scan is false', { 'sbom-attach': 'true', scan: 'false' }],
     ['tags', 'push is true', { tags: '' }],
     ['sarif', '"out"', { sarif: 'out', scan: 'false' }],
     ['sarif', '"sarif-file"', { sarif: 'sarif-file' }],
-    ['promote-to', '"quay.io/org/app:1"', { 'promote-to': 'quay.io/org/app:1' }, 'pull_request'],
+    ['promote-to', '"quay.io/org/app:1"', { 'promote-to': 'quay.io/org/app:1', push: 'false' }, 'pull_request'],
     ['promote-to', '"quay.io/org/app"', { 'promote-to': 'quay.io/org/app' }],
     ['promote-to', '"1.0"', { 'promote-to': '1.0' }],
     ['promote-to', '"ghcr.io/org/app:1.0"', { tags: '1.0', 'promote-to': 'ghcr.io/org/app:1.0' }],
@@ -421,7 +483,10 @@ describe('parseInputs: bad inputs', () => {
   it.each([
     [{ platforms: 'linux/arm65' }, 'platforms: unknown architecture "arm65" in "linux/arm65"'],
     [{ 'no-cache': 'yes' }, 'no-cache: "yes" is not a boolean (use true or false)'],
-    [{ tags: 'Bad:Tag' }, 'tags: "Bad:Tag" is not a valid tag or image reference: repository "Bad" must be lower-case'],
+    [
+      { tags: 'Bad:Tag!' },
+      'tags: "bad:Tag!" is not a valid tag or image reference: tag "Tag!" is not valid (up to 128 of letters, digits, _ . -, not starting with . or -)',
+    ],
     [{ tags: 'bad tag!' }, 'tags: "bad tag!" is not a valid tag or image reference'],
   ])('words the error for %j as %j', (values, message) => {
     expect(() => parseWith({ ...IMAGE, ...values })).toThrow(new InputError(message.split(':')[0] ?? '', message.slice(message.indexOf(': ') + 2)));
@@ -474,7 +539,8 @@ describe('action.yml', () => {
   it('states the same defaults as the code', () => {
     const declared = Object.fromEntries(
       Object.entries(actionYml.inputs)
-        .filter(([, spec]) => spec.default !== undefined)
+        // `${{ ... }}` defaults (github-token) are filled in by the runner, not by the code.
+        .filter(([, spec]) => spec.default !== undefined && !String(spec.default).startsWith('${{'))
         .map(([name, spec]) => [name, String(spec.default)]),
     );
     expect(declared).toEqual(DEFAULTS);
@@ -495,6 +561,8 @@ describe('action.yml', () => {
       'platform-digests',
       'metadata',
       'scan-results',
+      'reports',
+      'scan-results-file',
       'sarif-files',
       'promoted',
       'matrix',

@@ -119,7 +119,8 @@ describe('writeDockerConfig', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(fs.statSync(run.dir).mode & 0o777).toBe(0o700);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ auths: { '127.0.0.1:5001': { auth: b64('testbed:pw') } } });
-    expect(fs.existsSync(path.join(run.dir, 'cli-plugins'))).toBe(false);
+    // cli-plugins is linked to the user's (not yet existing) plugins folder.
+    expect(fs.readlinkSync(path.join(run.dir, 'cli-plugins'))).toBe(path.join(userDir, 'cli-plugins'));
     // The user's own directory is left as it was.
     expect(fs.readdirSync(userDir)).toEqual([]);
   });
@@ -135,6 +136,16 @@ describe('writeDockerConfig', () => {
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
     expect(fs.readlinkSync(link)).toBe(path.join(userDir, 'cli-plugins'));
     expect(fs.existsSync(path.join(link, 'docker-buildx'))).toBe(true);
+  });
+
+  it('a buildx plugin installed after the config is written (registry-auth plus buildx-version, no buildx yet) is found through it', () => {
+    const run = writeDockerConfig(tempDir, [ghcr], userDir);
+    // The user dir is left as it was: no cli-plugins folder is made there.
+    expect(fs.readdirSync(userDir)).toEqual([]);
+    // ensureBuildx then installs the plugin into the user's dir, as on a runner without buildx.
+    fs.mkdirSync(path.join(userDir, 'cli-plugins'));
+    fs.writeFileSync(path.join(userDir, 'cli-plugins', 'docker-buildx'), '#!/bin/sh\n');
+    expect(fs.existsSync(path.join(run.dir, 'cli-plugins', 'docker-buildx'))).toBe(true);
   });
 
   it('keeps BUILDX_CONFIG when it is set, so builders are found where they were made', () => {

@@ -32,7 +32,7 @@ function record(over: Partial<LegRecord> = {}): LegRecord {
     scan: {
       counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 0, HIGH: 1, CRITICAL: 0 },
       passed: false,
-      findings: [{ id: 'CVE-2099-1', package: 'busybox', installedVersion: '1', fixedVersion: '2', severity: 'HIGH', target: 't' }],
+      findings: [{ id: 'CVE-2099-1', package: 'busybox', installedVersion: '1', fixedVersion: '2', severity: 'HIGH', target: 't', blocking: true }],
       sarif: '{}',
     },
     blobs: { [D('2')]: Buffer.from('{}').toString('base64') },

@@ -215,9 +215,26 @@ describe('runPipeline: every platform passes', () => {
     expect(metadata.platforms['linux/arm/v7']?.emulated).toBe(true);
     expect(metadata.platforms['linux/arm64']?.size).toBe(1734 + 241 + 1029773 + 336 + 218); // config + layers of the arm64 manifest
 
-    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[] }>>(r.outputs['scan-results']);
+    const scans = json<Record<string, { counts: Record<string, number>; passed: boolean; findings: unknown[]; report?: string }>>(
+      r.outputs['scan-results'],
+    );
     expect(Object.keys(scans).sort()).toEqual([...PLATFORMS].sort());
-    expect(scans['linux/arm64']).toEqual({ counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 }, passed: true, findings: [] });
+    // fail-on critical: the HIGH finding is listed, not blocking; the report file has them all.
+    expect(scans['linux/arm64']).toEqual({
+      counts: { UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 },
+      passed: true,
+      blocking: 0,
+      findings: [
+        expect.objectContaining({ id: 'CVE-2099-10001', severity: 'HIGH', blocking: false }),
+        expect.objectContaining({ id: 'CVE-2099-10002', severity: 'MEDIUM', blocking: false }),
+        expect.objectContaining({ id: 'CVE-2099-10003', severity: 'LOW', blocking: false }),
+      ],
+      omitted: 0,
+      report: expect.stringMatching(/trivy-linux-arm64\.json$/),
+    });
+    const reports = json<Record<string, { json: string }>>(r.outputs.reports);
+    expect(Object.keys(reports).sort()).toEqual([...PLATFORMS].sort());
+    expect(reports['linux/arm64']?.json).toBe(scans['linux/arm64']?.report);
     expect(scans['linux/amd64']?.counts).toEqual({ UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 0, CRITICAL: 0 });
     expect(Object.values(scans).every((s) => s.passed)).toBe(true);
     expect(r.outputs.promoted).toBe('[]');
@@ -331,7 +348,11 @@ describe('runPipeline: the vulnerability gate', () => {
     expect(r.outputs.digest).toBeUndefined();
     const scans = json<Record<string, { passed: boolean; findings: { id: string; severity: string }[] }>>(r.outputs['scan-results']);
     expect(scans['linux/arm64']?.passed).toBe(false);
-    expect(scans['linux/arm64']?.findings).toEqual([expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', severity: 'HIGH' })]);
+    expect(scans['linux/arm64']?.findings).toEqual([
+      expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', severity: 'HIGH', blocking: true }),
+      expect.objectContaining({ id: 'CVE-2099-10002', blocking: false }),
+      expect.objectContaining({ id: 'CVE-2099-10003', blocking: false }),
+    ]);
     expect(scans['linux/amd64']?.passed).toBe(true);
     expect(scans['linux/arm/v7']?.passed).toBe(true);
 
@@ -360,10 +381,10 @@ describe('runPipeline: the vulnerability gate', () => {
     const err = await rejection(runPipeline(inputs(), r.deps));
 
     expect(err).toBeInstanceOf(PipelineError);
-    expect(err.message).toContain('trivy could not download its vulnerability DB');
+    expect(err.message).toContain("could not get trivy's vulnerability DB from trivy's default");
     expect(err.message).toContain('failed to download vulnerability DB: OCI repository error');
     // One DB for the run: the same failure, named once for every platform.
-    expect(err.message.startsWith(`${PLATFORMS.join(', ')}: scan failed: trivy could not download its vulnerability DB`)).toBe(true);
+    expect(err.message.startsWith(`${PLATFORMS.join(', ')}: scan failed: could not get trivy's vulnerability DB`)).toBe(true);
     expect(r.tools.callsOf(FAKE_TRIVY, 'image', '--download-db-only')).toHaveLength(1);
     expect(r.tools.scans()).toEqual([]);
     expectNothingCreated(r);
@@ -576,5 +597,91 @@ describe('runPipeline: the manifest list check', () => {
     expect(err.message).not.toContain(`${FIXTURE_IMAGE}:latest resolves`);
     expect(r.outputs.digest).toBeUndefined();
     expect(r.outputs.image).toBeUndefined();
+  });
+});
+
+describe('runPipeline: the builder decides what is native', () => {
+  const NODES = 'linux/amd64=tcp://amd-builder:1234\nlinux/arm64,linux/arm/v7=tcp://arm-builder:1234';
+
+  function withLog(r: Run): string[] {
+    const lines: string[] = [];
+    r.deps.log = { ...r.deps.log, info: (m) => lines.push(m) };
+    return lines;
+  }
+
+  it('nodes: one builder with a node per line; each platform on its node, nothing registered with QEMU, the summary names the node', async () => {
+    const r = setup();
+    // No handler on the runner: with a one-node builder on this runner, auto would register two.
+    r.deps.readBinfmt = async () => [];
+    const log = withLog(r);
+    await runPipeline(inputs({ driver: 'remote', nodes: NODES }), r.deps);
+
+    expect(r.tools.callsOf('docker', 'buildx', 'create').map((c) => c.args.slice(4))).toEqual([
+      ['--driver', 'remote', '--platform', 'linux/amd64', 'tcp://amd-builder:1234'],
+      ['--append', '--driver', 'remote', '--platform', 'linux/arm64,linux/arm/v7', 'tcp://arm-builder:1234'],
+    ]);
+    // No binfmt image, no docker info: nothing on the runner was touched for QEMU.
+    expect(r.tools.callsOf('docker', 'run')).toEqual([]);
+    expect(r.tools.callsOf('docker', 'info')).toEqual([]);
+    expect(log).toContain('nothing registered with QEMU: every platform is built on a node that is not on this runner');
+    expect(log).toContain(
+      `linux/arm64: built on node ${BUILDER}1 (driver remote, not on this runner); emulation, if any, is that node's business, so nothing is registered here`,
+    );
+
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(Object.fromEntries(PLATFORMS.map((p) => [p, metadata.platforms[p]?.node]))).toEqual({
+      'linux/amd64': `${BUILDER}0`,
+      'linux/arm64': `${BUILDER}1`,
+      'linux/arm/v7': `${BUILDER}1`,
+    });
+    expect(PLATFORMS.map((p) => metadata.platforms[p]?.emulated)).toEqual([null, null, null]);
+    const md = r.summaries[0] as string;
+    expect(md).toContain('| Platform | Build | Node | Seconds |');
+    expect(md).toContain(`| \`linux/arm/v7\` | remote node | \`${BUILDER}1\` (not on this runner) | `);
+    // The post step removes the one builder, and with it every node.
+    expect(r.states.at(-1)).toEqual({ tempDir: r.tempDir, builder: BUILDER });
+  });
+
+  it("nodes on this host (unix sockets, as on the test bed): emulation is the runner's, so it is planned here", async () => {
+    const r = setup();
+    const log = withLog(r);
+    await runPipeline(inputs({ driver: 'remote', nodes: 'linux/amd64=unix:///run/amd.sock\nlinux/arm64,linux/arm/v7=unix:///run/arm.sock' }), r.deps);
+    expect(log).toContain('linux/arm64: qemu-aarch64 already registered with flags PF, skipped');
+    expect(log).toContain('nothing registered with QEMU');
+    expect(r.tools.callsOf('docker', 'run')).toEqual([]);
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(metadata.platforms['linux/amd64']).toMatchObject({ node: `${BUILDER}0`, emulated: false });
+    expect(metadata.platforms['linux/arm/v7']).toMatchObject({ node: `${BUILDER}1`, emulated: true });
+    expect(r.summaries[0]).toContain(`| \`linux/arm/v7\` | emulated (QEMU) | \`${BUILDER}1\` | `);
+  });
+
+  it('docker-container on this runner: QEMU is planned from the node, and the summary names it', async () => {
+    const r = setup();
+    const log = withLog(r);
+    await runPipeline(inputs(), r.deps);
+    expect(r.tools.callsOf('docker', 'buildx', 'create')[0]?.args).toEqual(['buildx', 'create', '--name', BUILDER, '--driver', 'docker-container']);
+    expect(log).toContain('linux/arm64: qemu-aarch64 already registered with flags PF, skipped');
+    const metadata = json<{ platforms: Record<string, { node: string; emulated: boolean | null }> }>(r.outputs.metadata);
+    expect(metadata.platforms['linux/arm64']).toMatchObject({ node: `${BUILDER}0`, emulated: true });
+    expect(metadata.platforms['linux/amd64']).toMatchObject({ node: `${BUILDER}0`, emulated: false });
+    expect(r.summaries[0]).toContain(`| \`linux/arm64\` | emulated (QEMU) | \`${BUILDER}0\` | `);
+  });
+
+  it('registry-auth plus a buildx installed during the run: the run config finds the new plugin', async () => {
+    const r = setup();
+    // As on a runner without buildx: ensureBuildx puts the plugin into the user's (until now empty) docker dir.
+    r.deps.ensureBuildx = async () => {
+      fs.mkdirSync(path.join(userDocker, 'cli-plugins'), { recursive: true });
+      fs.writeFileSync(path.join(userDocker, 'cli-plugins', 'docker-buildx'), '#!/bin/sh\n');
+    };
+    try {
+      await runPipeline(inputs({ 'registry-auth': '- registry: 127.0.0.1:5000\n  username: u\n  password: p' }), r.deps);
+      const create = r.tools.callsOf('docker', 'buildx', 'create')[0];
+      const dir = create?.env.DOCKER_CONFIG ?? '';
+      expect(dir.startsWith(r.tempDir)).toBe(true);
+      expect(fs.existsSync(path.join(dir, 'cli-plugins', 'docker-buildx'))).toBe(true);
+    } finally {
+      fs.rmSync(path.join(userDocker, 'cli-plugins'), { recursive: true, force: true });
+    }
   });
 });

@@ -286,7 +286,11 @@ describe('setupQemu', () => {
     });
     expect(r).toEqual({ emulated: ['linux/arm64'], method: 'none', registered: [] });
     expect(calls).toEqual([]);
-    expect(log).toEqual(['linux/amd64: native on this x64 host', 'linux/arm64: qemu-aarch64 already registered with flags PF, skipped']);
+    expect(log).toEqual([
+      'linux/amd64: native on this x64 host',
+      'linux/arm64: qemu-aarch64 already registered with flags PF, skipped',
+      'nothing registered with QEMU',
+    ]);
   });
 
   it('qemu: false registers nothing and reports nothing emulated that cannot run', async () => {

@@ -9,12 +9,12 @@ const NOW = new Date('2026-11-23T09:00:00Z');
 
 describe('dbCacheKeys', () => {
   it('keys the DB by repository and UTC day, restoring any earlier day of the same repository', () => {
-    const k = dbCacheKeys('127.0.0.1:5000/trivy-db:2', NOW);
+    const k = dbCacheKeys(['127.0.0.1:5000/trivy-db:2'], NOW);
     expect(k.key).toMatch(/^trivy-db-[0-9a-f]{12}-2026-11-23$/);
     expect(k.restoreKeys).toEqual([k.key.slice(0, -'2026-11-23'.length)]);
-    expect(dbCacheKeys('127.0.0.1:5000/trivy-db:2', new Date('2026-11-24T00:00:01Z')).key).toBe(k.restoreKeys[0] + '2026-11-24');
-    expect(dbCacheKeys('ghcr.io/aquasecurity/trivy-db:2', NOW).restoreKeys).not.toEqual(k.restoreKeys);
-    expect(dbCacheKeys('', NOW).key).toMatch(/^trivy-db-[0-9a-f]{12}-2026-11-23$/);
+    expect(dbCacheKeys(['127.0.0.1:5000/trivy-db:2'], new Date('2026-11-24T00:00:01Z')).key).toBe(k.restoreKeys[0] + '2026-11-24');
+    expect(dbCacheKeys(['ghcr.io/aquasecurity/trivy-db:2'], NOW).restoreKeys).not.toEqual(k.restoreKeys);
+    expect(dbCacheKeys([], NOW).key).toMatch(/^trivy-db-[0-9a-f]{12}-2026-11-23$/);
   });
 
   it.each<[Record<string, string | undefined>, boolean]>([
@@ -80,47 +80,50 @@ describe('prepareDb', () => {
   const RUNNER = { ACTIONS_RESULTS_URL: 'https://results.example/' };
 
   it('downloads the DB and, off a runner, skips the Actions cache with a debug note', async () => {
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '127.0.0.1:5000/trivy-db:2' }, deps({}));
-    expect(r).toEqual({ saved: false });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: ['127.0.0.1:5000/trivy-db:2'] }, deps({}));
+    expect(r).toEqual({ saved: false, source: '127.0.0.1:5000/trivy-db:2' });
     expect(store.size).toBe(0);
-    expect(logs).toEqual([expect.stringMatching(/^debug: the Actions cache service is unavailable/)]);
+    expect(logs).toEqual([
+      expect.stringMatching(/^debug: the Actions cache service is unavailable/),
+      "info: trivy's vulnerability DB served by 127.0.0.1:5000/trivy-db:2",
+    ]);
     await expect(fs.readFile(path.join(cacheDir, 'db', 'metadata.json'), 'utf8')).resolves.toBe('{"Version":2}');
   });
 
   it('on a runner saves the day key of the db folder after a cache miss', async () => {
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
-    const { key } = dbCacheKeys('mirror/trivy-db:2', NOW);
-    expect(r).toEqual({ saved: true });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: ['mirror/trivy-db:2'] }, deps(RUNNER));
+    const { key } = dbCacheKeys(['mirror/trivy-db:2'], NOW);
+    expect(r).toEqual({ saved: true, source: 'mirror/trivy-db:2' });
     expect([...store.entries()]).toEqual([[key, path.join(cacheDir, 'db')]]);
   });
 
   it('does not save again when today key was restored', async () => {
-    const { key } = dbCacheKeys('mirror/trivy-db:2', NOW);
+    const { key } = dbCacheKeys(['mirror/trivy-db:2'], NOW);
     store.set(key, 'earlier run');
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
-    expect(r).toEqual({ restoredKey: key, saved: false });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: ['mirror/trivy-db:2'] }, deps(RUNNER));
+    expect(r).toEqual({ restoredKey: key, saved: false, source: 'mirror/trivy-db:2' });
     expect(store.get(key)).toBe('earlier run');
   });
 
   it('refreshes an older day restored by prefix and saves it under today key', async () => {
-    const { restoreKeys, key } = dbCacheKeys('mirror/trivy-db:2', NOW);
+    const { restoreKeys, key } = dbCacheKeys(['mirror/trivy-db:2'], NOW);
     store.set(`${restoreKeys[0]}2026-11-22`, 'yesterday');
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: 'mirror/trivy-db:2' }, deps(RUNNER));
-    expect(r).toEqual({ restoredKey: `${restoreKeys[0]}2026-11-22`, saved: true });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: ['mirror/trivy-db:2'] }, deps(RUNNER));
+    expect(r).toEqual({ restoredKey: `${restoreKeys[0]}2026-11-22`, saved: true, source: 'mirror/trivy-db:2' });
     expect(store.has(key)).toBe(true);
   });
 
   it('only warns when restoring from the Actions cache fails, and still downloads and saves', async () => {
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '' }, deps(RUNNER, 'restore'));
-    expect(r).toEqual({ saved: true });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: [] }, deps(RUNNER, 'restore'));
+    expect(r).toEqual({ saved: true, source: '' });
     expect(logs.filter((l) => l.startsWith('warning:'))).toEqual([
       'warning: could not restore the trivy DB from the Actions cache: cache service unreachable',
     ]);
   });
 
   it('only warns when saving to the Actions cache fails', async () => {
-    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepository: '' }, deps(RUNNER, 'save'));
-    expect(r).toEqual({ saved: false });
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: [] }, deps(RUNNER, 'save'));
+    expect(r).toEqual({ saved: false, source: '' });
     expect(logs.filter((l) => l.startsWith('warning:'))).toEqual(['warning: could not save the trivy DB to the Actions cache: cache write denied']);
   });
 
@@ -130,32 +133,69 @@ describe('prepareDb', () => {
     const err = await prepareDb(
       trivy({ exitCode: 1, stderr }),
       '/opt/trivy',
-      { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' },
+      { cacheDir, dbRepositories: ['127.0.0.1:1/nothing:2'] },
       deps(RUNNER),
     ).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(
-      /^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 \(\/opt\/trivy image --download-db-only --cache-dir \.\.\. exited with code 1\):\n/,
+      /^could not get trivy's vulnerability DB from 127\.0\.0\.1:1\/nothing:2: \/opt\/trivy image --download-db-only --cache-dir \.\.\. exited with code 1:\n/,
     );
     expect((err as Error).message).toContain('FATAL Fatal error run error: init error: DB error: failed to download vulnerability DB');
     expect(store.size).toBe(0);
   });
 
   it('names trivy default repositories when none is given', async () => {
-    await expect(prepareDb(trivy({ exitCode: 1 }), 'trivy', { cacheDir, dbRepository: '' }, deps({}))).rejects.toThrow(
-      'trivy could not download its vulnerability DB from mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2',
+    await expect(prepareDb(trivy({ exitCode: 1 }), 'trivy', { cacheDir, dbRepositories: [] }, deps({}))).rejects.toThrow(
+      "could not get trivy's vulnerability DB from trivy's default (mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2)",
     );
   });
 
+  /** Stands in for trivy with a DB served only by the repositories in `good`; records each one asked. */
+  const mirrors = (good: string[], asked: string[]): Exec => {
+    const ok = trivy({ exitCode: 0 });
+    return async (cmd, args, o) => {
+      const i = args.indexOf('--db-repository');
+      const repo = i >= 0 ? (args[i + 1] as string) : '';
+      asked.push(repo);
+      if (!good.includes(repo)) return { exitCode: 1, stdout: '', stderr: `FATAL failed to download vulnerability DB from ${repo}` };
+      return ok(cmd, args, o);
+    };
+  };
+
+  it('tries the repositories in order, one per trivy call, and says which one served after a fallback', async () => {
+    const asked: string[] = [];
+    const r = await prepareDb(
+      mirrors(['second/db:2'], asked),
+      'trivy',
+      { cacheDir, dbRepositories: ['first/db:2', 'second/db:2', 'third/db:2'] },
+      deps({}),
+    );
+    expect(asked).toEqual(['first/db:2', 'second/db:2']);
+    expect(r.source).toBe('second/db:2');
+    expect(logs).toContain(
+      "warning: first/db:2 did not serve trivy's vulnerability DB (FATAL failed to download vulnerability DB from first/db:2); trying second/db:2",
+    );
+    expect(logs).toContain("info: trivy's vulnerability DB served by second/db:2");
+  });
+
+  it('names every repository with its own error when none serves', async () => {
+    const err = await prepareDb(mirrors([], []), 'trivy', { cacheDir, dbRepositories: ['first/db:2', 'second/db:2'] }, deps({})).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((err as Error).message).toMatch(/^could not get trivy's vulnerability DB from any of 2 sources, tried in order:\n1\. first\/db:2: /);
+    expect((err as Error).message).toContain('FATAL failed to download vulnerability DB from first/db:2');
+    expect((err as Error).message).toMatch(/\n2\. second\/db:2: .*\n {3}FATAL failed to download vulnerability DB from second\/db:2/);
+  });
+
   it('throws when trivy exits 0 but leaves no DB behind', async () => {
-    await expect(prepareDb(trivy({ exitCode: 0, writeDb: false }), 'trivy', { cacheDir, dbRepository: 'm/db:2' }, deps({}))).rejects.toThrow(
-      /could not download its vulnerability DB from m\/db:2: it exited 0 but .* has no trivy\.db and metadata\.json/,
+    await expect(prepareDb(trivy({ exitCode: 0, writeDb: false }), 'trivy', { cacheDir, dbRepositories: ['m/db:2'] }, deps({}))).rejects.toThrow(
+      /could not get trivy's vulnerability DB from m\/db:2: trivy exited 0 but .* has no trivy\.db and metadata\.json/,
     );
   });
 
   it('throws when trivy cannot even be started', async () => {
-    await expect(prepareDb(execCommand, path.join(cacheDir, 'no-such-trivy'), { cacheDir, dbRepository: 'm/db:2' }, deps({}))).rejects.toThrow(
-      /^trivy could not download its vulnerability DB from m\/db:2: /,
+    await expect(prepareDb(execCommand, path.join(cacheDir, 'no-such-trivy'), { cacheDir, dbRepositories: ['m/db:2'] }, deps({}))).rejects.toThrow(
+      /^could not get trivy's vulnerability DB from m\/db:2: /,
     );
   });
 
@@ -163,10 +203,13 @@ describe('prepareDb', () => {
   (process.env.TRIVY_BIN ? it : it.skip)(
     'real trivy: an unreachable DB mirror is an error, not a pass',
     async () => {
-      const err = await prepareDb(execCommand, process.env.TRIVY_BIN as string, { cacheDir, dbRepository: '127.0.0.1:1/nothing:2' }, deps({})).catch(
-        (e: unknown) => e as Error,
-      );
-      expect((err as Error).message).toMatch(/^trivy could not download its vulnerability DB from 127\.0\.0\.1:1\/nothing:2 /);
+      const err = await prepareDb(
+        execCommand,
+        process.env.TRIVY_BIN as string,
+        { cacheDir, dbRepositories: ['127.0.0.1:1/nothing:2'] },
+        deps({}),
+      ).catch((e: unknown) => e as Error);
+      expect((err as Error).message).toMatch(/^could not get trivy's vulnerability DB from 127\.0\.0\.1:1\/nothing:2: /);
       expect((err as Error).message).toContain('connection refused');
     },
     60_000,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { countBySeverity, evaluateGate, formatFinding, gateFailureMessage, type PlatformScan } from '../src/scan/gate.js';
+import { blockingFindings, countBySeverity, evaluateGate, formatFinding, gateFailureMessage, type PlatformScan } from '../src/scan/gate.js';
 import type { FailOn } from '../src/model.js';
 import { parseReport } from '../src/types/trivy.js';
 
@@ -95,11 +95,14 @@ describe('evaluateGate', () => {
     ['medium', false, ['CVE-2099-10001', 'CVE-2099-10002']],
     ['low', false, ['CVE-2099-10001', 'CVE-2099-10002', 'CVE-2099-10003']],
     ['none', true, []],
-  ])('fail-on %s on the arm64 image: passed=%s, findings %j', (failOn, passed, ids) => {
+  ])('fail-on %s on the arm64 image: passed=%s, blocking %j, every finding listed', (failOn, passed, ids) => {
     const scan = evaluateGate('linux/arm64', report('handmade-image-arm64.json'), failOn);
     expect(scan.platform).toBe('linux/arm64');
     expect(scan.passed).toBe(passed);
-    expect(scan.findings.map((f) => f.id)).toEqual(ids);
+    expect(blockingFindings(scan).map((f) => f.id)).toEqual(ids);
+    expect(scan.findings.map((f) => [f.id, f.blocking])).toEqual(
+      ['CVE-2099-10001', 'CVE-2099-10002', 'CVE-2099-10003'].map((id) => [id, ids.includes(id)]),
+    );
     expect(scan.counts).toEqual({ UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 0 });
   });
 
@@ -120,17 +123,20 @@ describe('evaluateGate', () => {
       severity: 'HIGH',
       target: `${r.ArtifactName} (alpine 3.20.3)`,
       title: 'busybox: test-bed overflow present on arm64 only',
+      blocking: true,
     });
   });
 
   it('sorts findings most severe first and deduplicates by id and package', () => {
     const scan = evaluateGate('linux/amd64', report('handmade-image-mixed.json'), 'low');
-    expect(scan.findings.map((f) => [f.severity, f.id, f.package])).toEqual([
-      ['CRITICAL', 'CVE-2099-20001', 'busybox'],
-      ['CRITICAL', 'aws-access-key-id', '/app/.env'],
-      ['HIGH', 'CVE-2099-30001', 'golang.org/x/net'],
-      ['MEDIUM', 'CVE-2099-10002', 'ssl_client'],
-      ['LOW', 'CVE-2099-10003', 'zlib'],
+    expect(scan.findings.map((f) => [f.severity, f.id, f.package, f.blocking])).toEqual([
+      ['CRITICAL', 'CVE-2099-20001', 'busybox', true],
+      ['CRITICAL', 'aws-access-key-id', '/app/.env', true],
+      ['HIGH', 'CVE-2099-30001', 'golang.org/x/net', true],
+      ['MEDIUM', 'CVE-2099-10002', 'ssl_client', true],
+      ['LOW', 'CVE-2099-10003', 'zlib', true],
+      // UNKNOWN is listed (it is within severity) but never blocks.
+      ['UNKNOWN', 'CVE-2099-20002', 'zlib', false],
     ]);
   });
 
@@ -155,7 +161,7 @@ describe('evaluateGate', () => {
       },
     ]);
     const scan = evaluateGate('linux/amd64', parseReport(json), 'medium');
-    expect(scan.findings.map((f) => f.id)).toEqual(['DS002']);
+    expect(scan.findings.map((f) => [f.id, f.blocking])).toEqual([['DS002', true]]);
     expect(scan.counts.MEDIUM).toBe(0);
   });
 

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execCommand, type Exec, type ExecOptions } from '../src/exec.js';
+import { javaDbOnDemand } from '../src/scan/javadb.js';
 import { prepareIgnoreFile, scanPlatform, type ScanOptions } from '../src/scan/scan.js';
 import type { PlatformBuild } from '../src/model.js';
 
@@ -19,6 +20,17 @@ const pushed = (id: string, arch: string, variant?: string): PlatformBuild => ({
   emulated: false,
 });
 
+// trivy v0.74.0's last line when a scan meets JAR files with --skip-java-db-update and no Java DB.
+const JAVA_DB_REFUSAL =
+  "FATAL\tFatal error\trun error: image scan error: scan error: scan failed: failed analysis: post analysis error: post analysis error: Unable to initialize the Java DB: Java DB update failed: '--skip-java-db-update' cannot be specified on the first run";
+
+const CYCLONEDX = {
+  bomFormat: 'CycloneDX',
+  specVersion: '1.6',
+  components: [{ name: 'busybox', version: '1.36.1-r2', purl: 'pkg:apk/alpine/busybox@1.36.1-r2' }],
+  vulnerabilities: [{ id: 'CVE-2099-10001' }],
+};
+
 interface Call {
   args: readonly string[];
   options?: ExecOptions;
@@ -29,18 +41,26 @@ interface Call {
  * --output; `convert` reads the report it is given (failing like trivy when
  * it is missing) and writes the SARIF fixture to --output.
  */
-function fakeTrivy(o: { report?: string; exitCode?: number; stderr?: string; convertExit?: number } = {}): { exec: Exec; calls: Call[] } {
+function fakeTrivy(o: { report?: string; exitCode?: number; stderr?: string; convertExit?: number; javaDb?: { present: boolean } } = {}): {
+  exec: Exec;
+  calls: Call[];
+} {
   const calls: Call[] = [];
   const exec: Exec = async (_cmd, args, options) => {
     calls.push({ args, options });
     const out = args[args.indexOf('--output') + 1] as string;
     if (args[0] === 'image') {
       if (o.exitCode) return { exitCode: o.exitCode, stdout: '', stderr: o.stderr ?? '' };
+      if (o.javaDb && !o.javaDb.present) return { exitCode: 1, stdout: '', stderr: JAVA_DB_REFUSAL };
       if (o.report) await fs.copyFile(path.join(FIXTURES, o.report), out);
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     if (o.convertExit) return { exitCode: o.convertExit, stdout: '', stderr: 'FATAL json decode error' };
     await fs.readFile(args[args.length - 1] as string);
+    if (args.includes('cyclonedx')) {
+      await fs.writeFile(out, JSON.stringify(CYCLONEDX));
+      return { exitCode: 0, stdout: '', stderr: '' };
+    }
     await fs.copyFile(path.join(FIXTURES, 'handmade-image-arm64.sarif'), out);
     return { exitCode: 0, stdout: '', stderr: '' };
   };
@@ -81,7 +101,10 @@ describe('scanPlatform', () => {
           installedVersion: '1.36.1-r2',
           fixedVersion: '1.36.1-r29',
           severity: 'HIGH',
+          blocking: true,
         }),
+        expect.objectContaining({ id: 'CVE-2099-10002', severity: 'MEDIUM', blocking: false }),
+        expect.objectContaining({ id: 'CVE-2099-10003', severity: 'LOW', blocking: false }),
       ],
       reportFile: path.join(opts.workDir, 'trivy-linux-arm64.json'),
     });
@@ -98,12 +121,73 @@ describe('scanPlatform', () => {
     const build: PlatformBuild = { ...pushed('linux/arm/v7', 'arm', 'v7'), ref: '/w/oci/linux-arm-v7', ociLayout: '/w/oci/linux-arm-v7' };
     const scan = await scanPlatform(t.exec, 'trivy', opts, build);
     expect(scan.passed).toBe(true);
-    expect(scan.findings).toEqual([]);
+    expect(scan.findings.map((f) => [f.id, f.blocking])).toEqual([
+      ['CVE-2099-10002', false],
+      ['CVE-2099-10003', false],
+    ]);
     expect(scan.counts).toEqual({ UNKNOWN: 0, LOW: 1, MEDIUM: 1, HIGH: 0, CRITICAL: 0 });
     expect(scan.reportFile).toBe(path.join(opts.workDir, 'trivy-linux-arm-v7.json'));
     const argv = t.calls[0]?.args ?? [];
     expect(argv.slice(0, 3)).toEqual(['image', '--input', '/w/oci/linux-arm-v7']);
     expect(argv).not.toContain('--platform');
+  });
+
+  it('fetches the Java DB once when trivy refuses a scan for want of it, and scans again with it', async () => {
+    const javaDbState = { present: false };
+    const t = fakeTrivy({ report: 'handmade-image-arm64.json', javaDb: javaDbState });
+    let fetches = 0;
+    const told: string[] = [];
+    const javaDb = javaDbOnDemand(async () => {
+      fetches++;
+      javaDbState.present = true;
+    });
+    const scan = await scanPlatform(t.exec, 'trivy', { ...opts, javaDb, onJavaDb: (m) => told.push(m) }, pushed('linux/arm64', 'arm64'));
+    expect(scan.passed).toBe(false);
+    expect(fetches).toBe(1);
+    expect(t.calls.map((c) => c.args[0])).toEqual(['image', 'image']);
+    expect(t.calls[1]?.args).toContain('--skip-java-db-update');
+    expect(told).toEqual(['linux/arm64: the image has Java archives, so trivy needs its Java DB; scanning again with it']);
+    // A later scan waits for the Java DB already fetched and is not refused first.
+    await scanPlatform(t.exec, 'trivy', { ...opts, javaDb }, pushed('linux/amd64', 'amd64'));
+    expect(fetches).toBe(1);
+    expect(t.calls).toHaveLength(3);
+  });
+
+  it('does not fetch the Java DB for any other failure', async () => {
+    const t = fakeTrivy({ exitCode: 1, stderr: 'FATAL unable to pull image' });
+    let fetches = 0;
+    const javaDb = javaDbOnDemand(async () => {
+      fetches++;
+    });
+    await expect(scanPlatform(t.exec, 'trivy', { ...opts, javaDb }, pushed('linux/arm64', 'arm64'))).rejects.toThrow(/FATAL unable to pull image/);
+    expect(fetches).toBe(0);
+  });
+
+  it('a Java DB that cannot be fetched fails the scan with the download error', async () => {
+    const t = fakeTrivy({ report: 'handmade-image-arm64.json', javaDb: { present: false } });
+    const javaDb = javaDbOnDemand(() => Promise.reject(new Error("could not get trivy's Java DB from m/java-db:1: exit 1")));
+    await expect(scanPlatform(t.exec, 'trivy', { ...opts, javaDb }, pushed('linux/arm64', 'arm64'))).rejects.toThrow(
+      "could not get trivy's Java DB from m/java-db:1",
+    );
+  });
+
+  it('with sbom, lists every package in the scan and converts that same report to CycloneDX, without its vulnerabilities', async () => {
+    const t = fakeTrivy({ report: 'handmade-image-arm64.json' });
+    const scan = await scanPlatform(t.exec, 'trivy', { ...opts, sbom: true }, pushed('linux/arm64', 'arm64'));
+    expect(t.calls[0]?.args).toContain('--list-all-pkgs');
+    expect(t.calls[1]?.args).toEqual(['convert', '--format', 'cyclonedx', '--output', scan.sbomFile, scan.reportFile]);
+    expect(scan.sbomFile).toBe(path.join(opts.workDir, 'sbom-linux-arm64.cdx.json'));
+    const sbom = JSON.parse(await fs.readFile(scan.sbomFile as string, 'utf8')) as Record<string, unknown>;
+    expect(sbom.components).toEqual(CYCLONEDX.components);
+    expect(sbom).not.toHaveProperty('vulnerabilities');
+  });
+
+  it('without sbom, does not ask for every package nor convert', async () => {
+    const t = fakeTrivy({ report: 'handmade-image-arm64.json' });
+    const scan = await scanPlatform(t.exec, 'trivy', opts, pushed('linux/arm64', 'arm64'));
+    expect(t.calls[0]?.args).not.toContain('--list-all-pkgs');
+    expect(t.calls).toHaveLength(1);
+    expect(scan.sbomFile).toBeUndefined();
   });
 
   it('writes SARIF converted from the same report, with the platform category', async () => {

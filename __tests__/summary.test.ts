@@ -117,6 +117,7 @@ describe('renderSummary', () => {
       fixedVersion: i === 1 ? '' : '1.36.1-r29',
       severity: 'HIGH' as const,
       target: 'x',
+      blocking: true,
     }));
     const md = renderSummary(
       report({

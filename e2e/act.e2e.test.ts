@@ -1,7 +1,8 @@
-// The three ways people use the action, each run by a real workflow runner
-// (act in host mode) against the test bed.
+// The ways people use the action, each example workflow run unchanged by a
+// real workflow runner (act in host mode) against the test bed. The action is
+// referred to by its published name, mapped to a release tree of this checkout.
 import { describe, expect, it, beforeAll } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,8 +15,38 @@ interface ActRun {
   results: Record<string, string>;
 }
 
-/** Runs one workflow of this repository under act and collects what its RESULT_DIR step wrote. */
-function act(event: string, workflow: string, payload: object, vars: Record<string, string>, secrets: Record<string, string> = {}): ActRun {
+/** The action's published name, as the examples and the reusable workflow write it. */
+const PUBLISHED = 'OWNER/multiarch-build-scan-promote';
+
+/**
+ * What a caller on github.com gets for `PUBLISHED@v1`: action.yml, dist/ and
+ * the reusable workflow, with the workflow's self-reference pinned to v1 by
+ * the release script (as a release commit is). act stands it in for the
+ * remote repository with --local-repository.
+ */
+function releaseTree(ref: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'release-'));
+  for (const f of ['action.yml', 'package.json', 'dist', '.github/workflows/multiarch.yml']) {
+    fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+  }
+  execFileSync('node', [path.join(ROOT, 'scripts/release.mjs'), 'pin', ref, '--dir', dir], { encoding: 'utf8' });
+  return dir;
+}
+
+let release = '';
+beforeAll(() => {
+  release = releaseTree('v1');
+});
+
+interface ActOptions {
+  secrets?: Record<string, string>;
+  /** The repository the workflow runs in (default: this checkout). */
+  cwd?: string;
+}
+
+/** Runs one workflow under act and collects what its RESULT_DIR step wrote. */
+function act(event: string, workflow: string, payload: object, vars: Record<string, string>, opts: ActOptions = {}): ActRun {
+  const secrets = opts.secrets ?? {};
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'act-'));
   const resultDir = path.join(dir, 'results');
   fs.mkdirSync(resultDir);
@@ -31,7 +62,7 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
   const args = [
     event,
     '-W',
-    path.join('.github/workflows', workflow),
+    workflow,
     // The reusable workflow distributes by default: its leg jobs ask for these labels, and pass
     // their leg records through act's artifact server.
     ...['ubuntu-latest', 'ubuntu-24.04', 'ubuntu-24.04-arm'].flatMap((label) => ['-P', `${label}=-self-hosted`]),
@@ -44,6 +75,8 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
     '-e',
     eventFile,
     '--local-repository',
+    `${PUBLISHED}@v1=${release}`,
+    '--local-repository',
     `docker/metadata-action@v5=${path.join(ROOT, 'e2e/support/metadata-action')}`,
     '--local-repository',
     `github/codeql-action@v3=${path.join(ROOT, 'e2e/support/codeql-action')}`,
@@ -51,7 +84,7 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
     ...Object.keys(secrets).flatMap((k) => ['-s', k]),
   ];
   const r = spawnSync('act', args, {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: { ...process.env, ...secrets, ACT_DISABLE_VERSION_CHECK: '1' },
     maxBuffer: 256 * 1024 * 1024,
@@ -61,6 +94,8 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
   for (const f of fs.readdirSync(resultDir)) results[f] = fs.readFileSync(path.join(resultDir, f), 'utf8');
   return { exitCode: r.status ?? -1, output: `${r.stdout}\n${r.stderr}`, results };
 }
+
+const example = (name: string): string => path.join('examples/workflows', name);
 
 function tail(run: ActRun): string {
   return run.output.split('\n').slice(-60).join('\n');
@@ -73,15 +108,10 @@ describe('the workflow-step example on a release tag', () => {
   beforeAll(() => {
     run = act(
       'push',
-      'example-step.yml',
+      example('step.yml'),
       { ref: 'refs/tags/v1.2.3' },
-      {
-        IMAGE: image,
-        RELEASE_IMAGE: release,
-        REGISTRY: bed.registry,
-        RELEASE_REGISTRY: bed.authRegistry,
-      },
-      { GITHUB_TOKEN: 'not-needed-by-registry-a', RELEASE_USERNAME: bed.authUser, RELEASE_PASSWORD: bed.authPassword },
+      { IMAGE: image, RELEASE_IMAGE: release, RELEASE_REGISTRY: bed.authRegistry },
+      { secrets: { RELEASE_USERNAME: bed.authUser, RELEASE_PASSWORD: bed.authPassword } },
     );
   });
 
@@ -100,27 +130,46 @@ describe('the workflow-step example on a release tag', () => {
     expect(await listTags(rreg ?? '', rrest.join('/'))).toEqual(['1.2.3', '1.2.3-amd64', '1.2.3-arm64', '1.2.3-armv7']);
   });
 
+  it('hands scan-results to the next step through a file', () => {
+    const scans = JSON.parse(run.results['scan-results'] ?? '{}') as Record<string, { counts: Record<string, number> }>;
+    expect(Object.keys(scans).sort()).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
+  });
+
   it('never prints the release password', () => {
     expect(run.output).not.toContain(bed.authPassword);
   });
 });
 
-describe('the reusable workflow called from a caller workflow', () => {
+describe('the reusable workflow called from another repository', () => {
   const repo = uniqueRepo('act-reusable');
+  let caller: string;
   let run: ActRun;
   beforeAll(() => {
+    // A repository of its own, holding only the caller workflow, as on github.com.
+    caller = fs.mkdtempSync(path.join(os.tmpdir(), 'caller-'));
+    fs.mkdirSync(path.join(caller, '.github/workflows'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, example('reusable-caller.yml')), path.join(caller, '.github/workflows/build.yml'));
+    const git = (...a: string[]): string => execFileSync('git', ['-C', caller, ...a], { encoding: 'utf8' });
+    git('init', '-q', '-b', 'main');
+    git('-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', 'add', '.');
+    git('-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', 'commit', '-q', '-m', 'caller');
     run = act(
       'workflow_dispatch',
-      'example-reusable-caller.yml',
+      '.github/workflows/build.yml',
       {},
-      {
-        IMAGE: `${bed.registry}/${repo}`,
-        CONTEXT: path.join(bed.contexts, 'vulnapp'),
-      },
+      { IMAGE: `${bed.registry}/${repo}`, CONTEXT: path.join(bed.contexts, 'vulnapp') },
+      { cwd: caller },
     );
   });
 
-  it('succeeds and its outputs reach the caller', async () => {
+  it('calls OWNER/REPO/.github/workflows/multiarch.yml@v1, not a copy in the caller', () => {
+    const text = fs.readFileSync(path.join(caller, '.github/workflows/build.yml'), 'utf8');
+    expect(text).toContain(`uses: ${PUBLISHED}/.github/workflows/multiarch.yml@v1`);
+    expect(fs.existsSync(path.join(caller, '.github/workflows/multiarch.yml'))).toBe(false);
+    expect(fs.readFileSync(path.join(release, '.github/workflows/multiarch.yml'), 'utf8')).toContain(`uses: ${PUBLISHED}@v1`);
+  });
+
+  it('succeeds, and the digest it hands the caller is the one the registry has', async () => {
     expect({ exitCode: run.exitCode, tail: run.exitCode === 0 ? '' : tail(run) }).toEqual({ exitCode: 0, tail: '' });
     const digest = run.results.digest ?? '';
     expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
@@ -129,26 +178,93 @@ describe('the reusable workflow called from a caller workflow', () => {
     expect((await getManifest(bed.registry, repo, tags[0] ?? ''))?.digest).toBe(digest);
     const platforms = JSON.parse(run.results['platform-digests'] ?? '{}') as Record<string, string>;
     expect(Object.keys(platforms).sort()).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
-    const scans = JSON.parse(run.results['scan-results'] ?? '{}') as Record<string, { counts: Record<string, number> }>;
-    expect(scans['linux/arm64']?.counts.HIGH).toBe(1);
   });
 });
 
-describe('the pull-request example', () => {
+interface Written {
+  a: string[];
+  b: string[];
+}
+
+/**
+ * The storage files of the run's own repositories in registry A and B. Other
+ * suites write to the shared registries meanwhile, so the whole storage is no
+ * measure; a push of ours (even an untagged blob link) lands under these names.
+ */
+function written(imageRepo: string, releaseRepo: string): Written {
+  const mine = (repo: string) => (f: string) => f.includes(`/repositories/${repo}/`);
+  return { a: storageFingerprint('registry-a').filter(mine(imageRepo)), b: storageFingerprint('registry-b').filter(mine(releaseRepo)) };
+}
+
+/** A pull_request event from a fork: the head repository is not the base. */
+const FORK_PR = {
+  pull_request: { number: 1, head: { ref: 'feature', repo: { full_name: 'someone/fork' } }, base: { ref: 'main', repo: { full_name: 'org/app' } } },
+  repository: { full_name: 'org/app' },
+};
+
+describe('the push-and-pull-request example on a fork pull request', () => {
+  // A fork gets no secrets (none are passed): registry-auth is built from empty values.
+  const image = uniqueRepo('act-pr-clean');
+  const release = uniqueRepo('act-pr-release');
   let run: ActRun;
-  let before: { a: string[]; b: string[] };
-  let after: { a: string[]; b: string[] };
+  let before: Written;
+  let after: Written;
   beforeAll(() => {
-    before = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    before = written(image, release);
+    run = act('pull_request', example('push-and-pull-request.yml'), FORK_PR, {
+      CONTEXT: path.join(ROOT, 'examples/hello'),
+      IMAGE: `${bed.registry}/${image}`,
+      RELEASE_IMAGE: `${bed.authRegistry}/${release}`,
+      RELEASE_REGISTRY: bed.authRegistry,
+    });
+    after = written(image, release);
+  });
+
+  it('passes with registry-auth made of empty secrets and promote-to set', () => {
+    expect({ exitCode: run.exitCode, tail: run.exitCode === 0 ? '' : tail(run) }).toEqual({ exitCode: 0, tail: '' });
+    expect(run.results.digest ?? '').toMatch(/^sha256:[a-f0-9]{64}$/);
+  });
+
+  it('says why it skipped the empty credentials and the promotion', () => {
+    expect(run.output).toContain(
+      `registry-auth: entry 1 (${bed.authRegistry}) has no username and password; skipped, since this run writes nothing to ${bed.authRegistry}`,
+    );
+    expect(run.output).toContain('promote-to: skipped on this pull_request event (push is auto, so nothing is pushed or promoted)');
+  });
+
+  it('uploads no SARIF from a fork (its token cannot write security events)', () => {
+    expect(run.results.uploads).toBeUndefined();
+  });
+
+  it('writes nothing to either registry', () => {
+    expect(before).toEqual({ a: [], b: [] });
+    expect(after).toEqual(before);
+  });
+});
+
+describe('the push-and-pull-request example on a pull request with a gated finding', () => {
+  const image = uniqueRepo('act-pr-gated');
+  const release = uniqueRepo('act-pr-gated-release');
+  let run: ActRun;
+  let before: Written;
+  let after: Written;
+  beforeAll(() => {
+    before = written(image, release);
     run = act(
       'pull_request',
-      'example-pr.yml',
-      { pull_request: { number: 1, head: { ref: 'feature' }, base: { ref: 'main' } } },
+      example('push-and-pull-request.yml'),
+      {
+        pull_request: { number: 2, head: { ref: 'feature', repo: { full_name: 'org/app' } }, base: { ref: 'main', repo: { full_name: 'org/app' } } },
+        repository: { full_name: 'org/app' },
+      },
       {
         CONTEXT: path.join(bed.contexts, 'vulnapp'),
+        IMAGE: `${bed.registry}/${image}`,
+        RELEASE_IMAGE: `${bed.authRegistry}/${release}`,
+        RELEASE_REGISTRY: bed.authRegistry,
       },
     );
-    after = { a: storageFingerprint('registry-a'), b: storageFingerprint('registry-b') };
+    after = written(image, release);
   });
 
   it('fails on the gated arm64 finding', () => {
@@ -171,5 +287,11 @@ describe('the pull-request example', () => {
 
   it('leaves both registries exactly as they were', () => {
     expect(after).toEqual(before);
+  });
+});
+
+describe('no workflow of this repository runs on its own pushes and fails there', () => {
+  it('leaves only the reusable workflow and CI in .github/workflows', () => {
+    expect(fs.readdirSync(path.join(ROOT, '.github/workflows')).sort()).toEqual(['ci.yml', 'multiarch.yml']);
   });
 });

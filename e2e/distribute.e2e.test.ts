@@ -12,6 +12,14 @@ import { bed, getManifest, indexPlatforms, listTags, storageFingerprint, uniqueR
 
 const PLATFORMS = 'linux/amd64,linux/arm64,linux/arm/v7';
 
+/** The reusable workflow refers to the action by its published name at @main: act gets this checkout's action.yml and dist/. */
+const PUBLISHED = 'OWNER/multiarch-build-scan-promote@main';
+let actionTree = '';
+beforeAll(() => {
+  actionTree = fs.mkdtempSync(path.join(os.tmpdir(), 'action-tree-'));
+  for (const f of ['action.yml', 'package.json', 'dist']) fs.cpSync(path.join(ROOT, f), path.join(actionTree, f), { recursive: true });
+});
+
 interface ActRun {
   exitCode: number;
   output: string;
@@ -68,6 +76,8 @@ async function act(
     '127.0.0.1',
     '-e',
     eventFile,
+    '--local-repository',
+    `${PUBLISHED}=${actionTree}`,
     ...extra,
     ...Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
   ];

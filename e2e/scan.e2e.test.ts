@@ -15,7 +15,10 @@ interface ScanResults {
   [platform: string]: {
     counts: Record<string, number>;
     passed: boolean;
-    findings: { id: string; package: string; installedVersion: string; fixedVersion: string; severity: string }[];
+    blocking: number;
+    findings: { id: string; package: string; installedVersion: string; fixedVersion: string; severity: string; blocking: boolean }[];
+    omitted: number;
+    report: string;
   };
 }
 
@@ -81,6 +84,23 @@ describe('the same build with fail-on: critical', () => {
       expect(results[p]?.counts.MEDIUM).toBe(1);
       expect(results[p]?.passed).toBe(true);
     }
+  });
+
+  it('still lists the HIGH finding, with blocking false, and names the JSON report of each platform in reports', () => {
+    const results = JSON.parse(run.outputs['scan-results'] ?? '{}') as ScanResults;
+    const arm64 = results['linux/arm64'];
+    expect(arm64?.blocking).toBe(0);
+    expect(arm64?.omitted).toBe(0);
+    expect(arm64?.findings).toContainEqual(
+      expect.objectContaining({ id: 'CVE-2099-10001', package: 'busybox', severity: 'HIGH', installedVersion: '1.36.1-r2', blocking: false }),
+    );
+    expect(arm64?.findings.every((f) => !f.blocking)).toBe(true);
+    const reports = JSON.parse(run.outputs.reports ?? '{}') as Record<string, { json: string; sarif?: string }>;
+    for (const p of ['linux/amd64', 'linux/arm64', 'linux/arm/v7']) {
+      expect(reports[p]?.json).toBe(results[p]?.report);
+      expect(reports[p]?.sarif).toMatch(/\.sarif$/);
+    }
+    expect(run.summary).toMatch(/Findings that do not block \(fail-on critical\): linux\/amd64 2, linux\/arm64 3, linux\/arm\/v7 2/);
   });
 
   it('writes one valid SARIF file per platform with its own category and the findings inside', () => {
@@ -163,6 +183,19 @@ describe('trivy installed from a mirror', () => {
       new RegExp(`${archive.replace(/\./g, '\\.')}.*(checksum|SHA256)|(checksum|SHA256).*${archive.replace(/\./g, '\\.')}`, 'i'),
     );
     expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});
+
+describe('the vulnerability DB mirror list', () => {
+  it('falls back from a missing mirror to the next and says which one served, in the log and the summary', () => {
+    const run = runAction(
+      inputs(uniqueRepo('db-mirror'), { platforms: 'linux/amd64', 'trivy-db-repository': `${bed.registry}/no/such-db:2\n${bed.trivyDbRepository}` }),
+    );
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/no\/such-db:2 did not serve trivy's vulnerability DB .*; trying/);
+    expect(run.stdout).toContain(`trivy's vulnerability DB served by ${bed.trivyDbRepository}`);
+    expect(run.summary).toContain(`trivy vulnerability DB from \`${bed.trivyDbRepository}\``);
   });
 });
 

@@ -35,7 +35,38 @@ export const bed = {
   get logDir(): string {
     return need('TESTBED_LOG_DIR');
   },
+  /** The buildkit image for `driver-opts: image=` (in registry A). */
+  get buildkitImage(): string {
+    return need('TESTBED_BUILDKIT_IMAGE');
+  },
+  /** The binfmt image for `qemu-image`. */
+  get binfmtImage(): string {
+    return need('TESTBED_BINFMT_IMAGE');
+  },
+  /** A local busybox image (linux/amd64), made by `docker import`. */
+  get busyboxImage(): string {
+    return need('TESTBED_BUSYBOX_IMAGE');
+  },
+  /** A buildkitd.toml that reaches the test bed's registries over http. */
+  get buildkitdConfig(): string {
+    return need('TESTBED_BUILDKITD_CONFIG');
+  },
+  /** The `nodes` input value: `platform[,platform...]=endpoint` per line. */
+  get buildkitNodes(): string {
+    return need('TESTBED_BUILDKIT_NODES');
+  },
 };
+
+/** The lines of a `nodes` value as platforms and endpoint. */
+export function parseNodes(value: string): { platforms: string[]; endpoint: string }[] {
+  return value
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const i = l.indexOf('=');
+      return { platforms: l.slice(0, i).split(','), endpoint: l.slice(i + 1) };
+    });
+}
 
 /** A repository name no other test uses. */
 export function uniqueRepo(prefix: string): string {

@@ -32,6 +32,8 @@ export function getInputs(env: Readonly<Record<string, string | undefined>>): In
         return false;
       }
     },
+    readFile: (p) => fs.readFileSync(p, 'utf8'),
+    notice: (m) => core.notice(m),
   });
   for (const auth of inputs.registryAuth) {
     core.setSecret(auth.password);
@@ -49,11 +51,11 @@ export function getInputs(env: Readonly<Record<string, string | undefined>>): In
 export function parseInputs(get: (name: string) => string, env: InputEnv): Inputs {
   const r = inputReader(get, env);
   const build = parseBuildInputs(r, env);
-  const destination = parseImageInputs(r, env.eventName);
+  const destination = parseImageInputs(r, env.eventName, env.notice);
   const qemu = parseQemuInputs(r);
-  const builder = parseBuilderInputs(r);
+  const builder = parseBuilderInputs(r, build.platforms);
   const scan = parseScanInputs(r, env);
-  const promote = parsePromoteInputs(r, { tags: destination.tags, push: destination.push, platforms: build.platforms });
+  const promote = parsePromoteInputs(r, { ...destination, platforms: build.platforms }, env);
   const distribute = parseModeInputs(r, build.platforms);
   return { ...build, ...destination, ...qemu, ...builder, ...scan, ...promote, ...distribute };
 }

@@ -72,7 +72,8 @@ export interface RunDockerConfig {
 /**
  * Writes the run's DOCKER_CONFIG under `tempDir`. The docker CLI finds plugins
  * (buildx) and buildx finds builders under DOCKER_CONFIG, so the plugins folder
- * is linked back and BUILDX_CONFIG pinned to the user's own.
+ * is linked back (whether or not it exists yet) and BUILDX_CONFIG pinned to
+ * the user's own.
  */
 export function writeDockerConfig(
   tempDir: string,
@@ -85,8 +86,10 @@ export function writeDockerConfig(
   const userConfig = path.join(userDir, 'config.json');
   const existing = fs.existsSync(userConfig) ? fs.readFileSync(userConfig, 'utf8') : undefined;
   fs.writeFileSync(path.join(dir, 'config.json'), dockerConfigJson(auths, existing), { mode: 0o600 });
-  const plugins = path.join(userDir, 'cli-plugins');
-  if (fs.existsSync(plugins)) fs.symlinkSync(plugins, path.join(dir, 'cli-plugins'));
+  // Linked even when the user's plugins folder does not exist yet: buildx may
+  // be installed there later in the run (buildx-version on a runner without
+  // it), and the link then resolves. A dangling link is no plugin to docker.
+  fs.symlinkSync(path.join(userDir, 'cli-plugins'), path.join(dir, 'cli-plugins'));
   const buildxDir = buildxConfig || path.join(userDir, 'buildx');
   const store = credsStoreOf(existing);
   const warnings = store
@@ -141,4 +144,29 @@ export function dockerConfigAuths(configJson: string): RegistryAuth[] {
 export function readDockerConfigAuths(userDir: string): RegistryAuth[] {
   const file = path.join(userDir, 'config.json');
   return fs.existsSync(file) ? dockerConfigAuths(fs.readFileSync(file, 'utf8')) : [];
+}
+
+/** The registry a workflow's GITHUB_TOKEN can push to (with `permissions: packages: write`). */
+export const GITHUB_REGISTRY = 'ghcr.io';
+
+/**
+ * registry-auth plus ghcr.io credentials made from github-token, when the run
+ * writes to ghcr.io and neither registry-auth nor the user's docker config
+ * (e.g. docker/login-action) has any for it. The username is the actor, as
+ * GitHub's docs log in with; ghcr.io checks only the token.
+ */
+export function withGithubToken(
+  auths: readonly RegistryAuth[],
+  existing: readonly RegistryAuth[],
+  written: readonly string[],
+  token: string,
+  actor: string | undefined,
+  mask: (secret: string) => void,
+): RegistryAuth[] {
+  const has = (list: readonly RegistryAuth[]): boolean => list.some((a) => a.registry === GITHUB_REGISTRY);
+  if (token === '' || !written.includes(GITHUB_REGISTRY) || has(auths) || has(existing)) return [...auths];
+  const auth = { registry: GITHUB_REGISTRY, username: actor || 'github-actions', password: token };
+  mask(token);
+  mask(authString(auth));
+  return [...auths, auth];
 }

@@ -74,6 +74,8 @@ export interface Inputs {
   endpoint: string;
   buildkitdConfig: string;
   buildkitdConfigInline: string;
+  /** From `nodes`: one builder node per entry (empty for a one-node builder). */
+  nodes: BuilderNodeSpec[];
   buildxVersion: string;
   /** Where buildx releases are downloaded from (no trailing slash). */
   buildxBaseUrl: string;
@@ -88,13 +90,20 @@ export interface Inputs {
   scanners: string[];
   trivyVersion: string;
   trivyBaseUrl: string;
-  trivyDbRepository: string;
+  /** Tried in order, one after another on failure; empty: trivy's defaults. */
+  trivyDbRepositories: string[];
+  /** The same for the Java DB (fetched only when an image has JAR files). */
+  trivyJavaDbRepositories: string[];
   trivyCacheDir: string;
   sarif: string;
+  /** Push each platform's CycloneDX SBOM as an OCI referrer of its manifest (files only when not pushing). */
+  sbomAttach: boolean;
   // promote
   promoteTo: string[];
   registryAuth: RegistryAuth[];
   platformTags: string;
+  /** Pushes to ghcr.io when neither registry-auth nor the docker config has credentials for it. */
+  githubToken: string;
   // distribute
   mode: Mode;
   /** One per platform, in `platforms` order, from `runners` and the defaults. */
@@ -103,6 +112,12 @@ export interface Inputs {
   platform?: Platform;
   /** Keeps the leg records of two builds of one image in one run apart. */
   legKey: string;
+}
+
+/** One line of the `nodes` input: the platforms a node serves and its endpoint. */
+export interface BuilderNodeSpec {
+  platforms: Platform[];
+  endpoint: string;
 }
 
 /** The result of one platform's build. */
@@ -123,5 +138,10 @@ export interface PlatformBuild {
   seconds: number;
   /** Sum of config and layer sizes of the image manifest, in bytes. */
   size: number;
+  /** Under QEMU on this runner (false for a remote node: its emulation is its own). */
   emulated: boolean;
+  /** The builder node that built it, when known. */
+  node?: string;
+  /** True when that node is not on this runner's docker (remote, another docker host). */
+  remoteNode?: boolean;
 }

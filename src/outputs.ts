@@ -1,4 +1,5 @@
 // The action's outputs, computed from the run's report. Pure: main sets them.
+import { reportFiles, scanResults } from './scan/results.js';
 import type { RunReport } from './summary.js';
 
 /** Every output the report supports, by action.yml name. */
@@ -16,26 +17,19 @@ export function outputsOf(r: RunReport): Record<string, string> {
     digest: r.digest ?? null,
     pushed: r.pushed,
     tags: r.tags,
-    platforms: Object.fromEntries(r.builds.map((b) => [b.platform.id, { digest: b.digest, emulated: b.emulated, seconds: b.seconds, size: b.size }])),
+    // emulated is null for a node not on this runner: whether it emulates is its own host's business.
+    platforms: Object.fromEntries(
+      r.builds.map((b) => [
+        b.platform.id,
+        { digest: b.digest, emulated: b.remoteNode ? null : b.emulated, ...(b.node ? { node: b.node } : {}), seconds: b.seconds, size: b.size },
+      ]),
+    ),
   });
   if (r.scanEnabled) {
-    out['scan-results'] = JSON.stringify(Object.fromEntries(r.scans.map((s) => [s.platform, scanResult(s)])));
+    out['scan-results'] = JSON.stringify(scanResults(r.scans));
+    out.reports = JSON.stringify(reportFiles(r.scans));
     out['sarif-files'] = JSON.stringify(r.scans.flatMap((s) => (s.sarifFile ? [s.sarifFile] : [])));
   }
   out.promoted = JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`));
   return out;
-}
-
-function scanResult(s: RunReport['scans'][number]): unknown {
-  return {
-    counts: s.counts,
-    passed: s.passed,
-    findings: s.findings.map((f) => ({
-      id: f.id,
-      package: f.package,
-      installedVersion: f.installedVersion,
-      fixedVersion: f.fixedVersion,
-      severity: f.severity,
-    })),
-  };
 }

@@ -1,6 +1,6 @@
 // The job summary: per platform how it was built and scanned, then the manifest
 // list, its tags and where it was promoted. Rendering is pure; main writes it.
-import type { PlatformScan } from './scan/gate.js';
+import { blockingFindings, type PlatformScan } from './scan/gate.js';
 import type { PlatformBuild, Severity } from './model.js';
 
 export interface PromotionRow {
@@ -25,6 +25,10 @@ export interface RunReport {
   promoted: PromotionRow[];
   /** Why the run stopped before the index, when it did. */
   stoppedBecause?: string;
+  /** Which repository served each trivy DB the run fetched. */
+  dbSources?: { vulnerability?: string; java?: string };
+  /** SBOM referrers pushed, per platform. */
+  sboms?: { platform: string; digest: string }[];
 }
 
 const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
@@ -46,9 +50,17 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/** native, emulated (QEMU) on this runner, or built on a node elsewhere that emulates (or not) on its own. */
+function buildKind(b: PlatformBuild): string {
+  if (b.remoteNode) return 'remote node';
+  return b.emulated ? 'emulated (QEMU)' : 'native';
+}
+
 export function renderSummary(r: RunReport): string {
   const out: string[] = ['## Multi-arch Build, Scan & Promote', ''];
-  const header = ['Platform', 'Build', 'Seconds', 'Digest', 'Size'];
+  // Which node built each platform, once a builder node is known for any.
+  const nodes = r.builds.some((b) => b.node !== undefined);
+  const header = ['Platform', 'Build', ...(nodes ? ['Node'] : []), 'Seconds', 'Digest', 'Size'];
   if (r.scanEnabled) header.push(...SEVERITIES.map((s) => s[0] + s.slice(1).toLowerCase()), `Gate (${r.failOn})`);
   out.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   for (const platform of r.platforms) {
@@ -57,7 +69,8 @@ export function renderSummary(r: RunReport): string {
     const scan = r.scans.find((s) => s.platform === platform);
     const row = [
       `\`${platform}\``,
-      build ? (build.emulated ? 'emulated (QEMU)' : 'native') : failure ? '**failed**' : 'not run',
+      build ? buildKind(build) : failure ? '**failed**' : 'not run',
+      ...(nodes ? [build?.node ? `\`${build.node}\`${build.remoteNode ? ' (not on this runner)' : ''}` : ''] : []),
       build ? build.seconds.toFixed(1) : '',
       build ? `\`${build.digest}\`` : failure ? cell(failure.message.split('\n')[0] ?? '') : '',
       build && build.size > 0 ? formatBytes(build.size) : '',
@@ -73,11 +86,21 @@ export function renderSummary(r: RunReport): string {
   const failing = r.scans.filter((s) => !s.passed);
   for (const s of failing) {
     out.push(`**${s.platform}** fails the gate:`, '');
-    for (const f of s.findings.slice(0, 10)) {
+    for (const f of blockingFindings(s).slice(0, 10)) {
       out.push(`- ${f.severity} ${f.id} in \`${f.package}\` ${f.installedVersion} -> ${f.fixedVersion || '(no fix)'}`);
     }
     out.push('');
   }
+  const db = r.dbSources ?? {};
+  if (db.vulnerability) out.push(`trivy vulnerability DB from \`${db.vulnerability}\`${db.java ? `; Java DB from \`${db.java}\`` : ''}`, '');
+  const withMore = r.scans.filter((s) => s.findings.some((f) => !f.blocking));
+  if (withMore.length) {
+    out.push(
+      `Findings that do not block (fail-on ${r.failOn}): ${withMore.map((s) => `${s.platform} ${s.findings.filter((f) => !f.blocking).length}`).join(', ')}`,
+      '',
+    );
+  }
+  if (r.sboms?.length) out.push('SBOMs attached (CycloneDX, OCI referrers):', '', ...r.sboms.map((s) => `- \`${s.platform}\` \`${s.digest}\``), '');
   if (r.digest) {
     out.push(`**Manifest list** ${r.pushed ? '' : '(not pushed; the digest a push would produce) '}\`${r.digest}\``, '');
     if (r.tags.length) out.push('Tags:', '', ...r.tags.map((t) => `- \`${t}\``), '');

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pinned Go tools (buildx, buildkitd, buildctl, trivy, act, regctl)
-# from the Go module proxy into $CACHE_DIR/tools/<name>/<version>/, then links
-# them into $TOOLS_BIN. A tool whose cache entry exists is not rebuilt.
+# Builds the pinned Go tools (buildx, buildkitd, buildctl, trivy, act, regctl,
+# actionlint) from the Go module proxy into $CACHE_DIR/tools/<name>/<version>/,
+# then links them into $TOOLS_BIN. A tool whose cache entry exists is not rebuilt.
 source "$(dirname "$0")/lib/common.sh"
 
 tool_dir() { printf '%s/tools/%s/%s' "$CACHE_DIR" "$1" "$2"; }
@@ -99,6 +99,9 @@ build_act() {
 build_regctl() {
   go_install regctl "$REGCTL_VERSION" github.com/regclient/regclient/cmd/regctl -ldflags "-s -w"
 }
+build_actionlint() {
+  go_install actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint -ldflags "-s -w"
+}
 
 link() { # link NAME VERSION BINARY [LINKNAME]
   ln -sf "$(tool_dir "$1" "$2")/$3" "$TOOLS_BIN/${4:-$3}"
@@ -107,7 +110,8 @@ link() { # link NAME VERSION BINARY [LINKNAME]
 main() {
   local only=${1:-all}
   case $only in
-    all) build_buildx; build_buildkit; build_regctl; build_act; build_trivy ;;
+    all) build_buildx; build_buildkit; build_regctl; build_act; build_trivy; build_actionlint ;;
+    actionlint) build_actionlint; link actionlint "$ACTIONLINT_VERSION" actionlint; return 0 ;;
     *) "build_$only" ;;
   esac
   link buildx "$BUILDX_VERSION" buildx
@@ -117,6 +121,7 @@ main() {
   link trivy "$TRIVY_VERSION" trivy
   link act "$ACT_VERSION" act
   link regctl "$REGCTL_VERSION" regctl
+  link actionlint "$ACTIONLINT_VERSION" actionlint
   mkdir -p "$HOME/.docker/cli-plugins"
   ln -sf "$(tool_dir buildx "$BUILDX_VERSION")/buildx" "$HOME/.docker/cli-plugins/docker-buildx"
 }

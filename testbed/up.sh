@@ -15,8 +15,12 @@ step "tools";             bash "$TESTBED_DIR/build-tools.sh" all
 export PATH="$TOOLS_BIN:$PATH"
 step "registries";        ensure_registries
 step "buildkitd";         ensure_buildkitd
+step "builder images";    ensure_images
+step "buildkitd nodes";   ensure_buildkit_nodes
 step "vulnerability db";  ensure_trivy_db
+step "debian images";     ensure_debian_images
 step "test images";       ensure_contexts
+step "java db";           ensure_java
 write_env
 step "up"
 status

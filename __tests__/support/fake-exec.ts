@@ -2,8 +2,9 @@
 // the registry behind the registry client's fetch, for tests of the
 // orchestration. They do what the real ones do that the code depends on, with
 // outputs captured on the test bed (__tests__/fixtures):
-//   - `docker buildx create/inspect --bootstrap/rm` keep a set of builders;
-//     inspect prints the captured `buildx inspect` text under the builder's name.
+//   - `docker buildx create [--append]/inspect --bootstrap/rm` keep a set of
+//     builders; inspect prints the captured `buildx inspect` text of the
+//     builder's driver (docker-container or remote) under its name.
 //   - `docker buildx build ... --metadata-file F` pushes the platform's captured
 //     manifests to the registry and writes its captured metadata to F (or exits
 //     non-zero after printing log lines).
@@ -218,6 +219,10 @@ export class FakeTools {
   readonly requests: FakeRequest[] = [];
   /** Builders that exist now. */
   readonly builders: Set<string>;
+  /** The driver each builder this fake created was made with. */
+  private readonly drivers = new Map<string, string>();
+  /** The endpoint of each node of each builder this fake created (`--append` adds one). */
+  private readonly endpoints = new Map<string, string[]>();
   /** The fixture repository in the registry: manifests by digest, and tags. */
   readonly manifests = new Map<string, string>();
   readonly tags = new Map<string, string>();
@@ -282,15 +287,40 @@ export class FakeTools {
     if (a0 === 'info') return ok('Server Version: 28.0.0\n');
     if (a0 === 'buildx' && a1 === 'create') {
       const name = flag(args, '--name') ?? 'fake-builder';
+      if (args.includes('--append')) {
+        if (!this.builders.has(name)) return fail(1, `ERROR: failed to find instance "${name}" for append\n`);
+        this.endpoints.get(name)?.push(args[args.length - 1] ?? '');
+        return ok(`${name}\n`);
+      }
       if (this.builders.has(name))
         return fail(1, `ERROR: existing instance for "${name}" but no append mode, specify the node name to make changes for existing instances\n`);
       this.builders.add(name);
+      this.drivers.set(name, flag(args, '--driver') ?? 'docker-container');
+      const endpoint = positionals(args, 2, ['--name', '--driver', '--driver-opt', '--buildkitd-config', '--platform'])[0];
+      this.endpoints.set(name, endpoint ? [endpoint] : []);
       return ok(`${name}\n`);
     }
     if (a0 === 'buildx' && a1 === 'inspect') {
       const name = args[args.length - 1] ?? '';
       if (!this.builders.has(name)) return fail(1, `ERROR: no builder "${name}" found\n`);
-      return ok(fixture('buildx/inspect-remote.txt').replace(/^Name:(\s+)\S+/, `Name:$1${name}`));
+      // The captured inspect of the builder's driver (a builder that existed before the run: the remote one).
+      // Two remote nodes: the test bed's amd64 daemon and its arm64 + arm/v7 one (nodes named <builder>0, <builder>1).
+      const captured =
+        this.drivers.get(name) === 'docker-container'
+          ? 'buildx/inspect-docker-container.txt'
+          : (this.endpoints.get(name)?.length ?? 1) > 1
+            ? 'buildx/inspect-multinode-remote.txt'
+            : 'buildx/inspect-remote.txt';
+      const text = fixture(captured);
+      const old = /^Name:\s+(\S+)/.exec(text)?.[1] ?? '';
+      const renamed = text.replace(/^(Name:\s+)(\S+)$/gm, (line, key: string, value: string) =>
+        value.startsWith(old) ? `${key}${name}${value.slice(old.length)}` : line,
+      );
+      // Like buildx, each node shows the endpoint it was created with (when the create gave one per node).
+      const given = this.endpoints.get(name) ?? [];
+      let n = 0;
+      const sameCount = [...renamed.matchAll(/^Endpoint:/gm)].length === given.length;
+      return ok(sameCount ? renamed.replace(/^(Endpoint:\s+)\S+$/gm, (_l, key: string) => `${key}${given[n++] ?? ''}`) : renamed);
     }
     if (a0 === 'buildx' && a1 === 'rm') {
       const name = args[args.length - 1] ?? '';

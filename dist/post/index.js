@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1001);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5697);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .post */ .b)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1001:
+/***/ 5697:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31396,30 +31396,151 @@ function mergedEnv(extra) {
     return { ...env, ...extra };
 }
 
-;// CONCATENATED MODULE: ./src/buildx/builder.ts
+;// CONCATENATED MODULE: ./src/buildx/drivers.ts
+// What each buildx driver supports, written once. Input parsing, builder
+// creation and QEMU planning all read this table. The reasons for each entry
+// are in docs/decisions.md ("Drivers").
+const DRIVER_NAMES = (/* unused pure expression or super */ null && (['docker-container', 'remote', 'kubernetes', 'docker']));
+const DOCKER_SCHEMES = ['unix', 'tcp', 'ssh', 'npipe'];
+const DRIVERS = {
+    'docker-container': {
+        name: 'docker-container',
+        create: true,
+        driverOpts: true,
+        buildkitdConfig: true,
+        endpoint: 'optional',
+        endpointSchemes: DOCKER_SCHEMES,
+        contextName: true,
+        nodes: true,
+        pushByDigest: true,
+        ociLayout: true,
+        runnerQemu: true,
+    },
+    remote: {
+        name: 'remote',
+        create: true,
+        driverOpts: true,
+        // buildx driver/remote/factory.go New()
+        driverOptKeys: ['servername', 'cacert', 'cert', 'key', 'default-load'],
+        buildkitdConfig: false,
+        endpoint: 'required',
+        // buildx driver/remote/util/endpoint.go
+        endpointSchemes: ['docker-container', 'kube-pod', 'npipe', 'ssh', 'tcp', 'unix'],
+        contextName: false,
+        nodes: true,
+        pushByDigest: true,
+        ociLayout: true,
+        runnerQemu: true,
+    },
+    kubernetes: {
+        name: 'kubernetes',
+        refused: 'is not supported: nothing proves it here (no cluster on the test bed); run buildkitd in your cluster and use driver: remote with its endpoint (tcp://... or kube-pod://...)',
+        create: true,
+        driverOpts: true,
+        buildkitdConfig: true,
+        endpoint: 'none',
+        endpointSchemes: [],
+        contextName: false,
+        nodes: true,
+        pushByDigest: true,
+        ociLayout: true,
+        runnerQemu: false,
+    },
+    docker: {
+        name: 'docker',
+        refused: 'cannot push each platform by digest or write OCI layouts (the docker driver needs the containerd image store for both); use docker-container (the default) or remote',
+        create: false,
+        driverOpts: false,
+        buildkitdConfig: false,
+        endpoint: 'none',
+        endpointSchemes: [],
+        contextName: true,
+        nodes: false,
+        pushByDigest: false,
+        ociLayout: false,
+        runnerQemu: true,
+    },
+};
+function isDriverName(name) {
+    return DRIVER_NAMES.includes(name);
+}
+/** The table's entry for a driver name as buildx prints it; undefined for one it does not know. */
+function drivers_driverSupport(name) {
+    return isDriverName(name) ? DRIVERS[name] : undefined;
+}
+/** Whether `endpoint` is an address this driver takes: a URL of one of its schemes, or a context name. */
+function endpointAccepted(d, endpoint) {
+    const m = /^([a-z][a-z0-9+.-]*):\/\/\S+$/.exec(endpoint);
+    if (m)
+        return d.endpointSchemes.includes(m[1]);
+    return d.contextName && /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(endpoint);
+}
+/** A phrase listing what an endpoint of this driver may be, for errors. */
+function endpointForms(d) {
+    const urls = d.endpointSchemes.map((s) => `${s}://`).join(', ');
+    return d.contextName ? `a ${urls} URL or a docker context name` : `a ${urls} URL`;
+}
 /**
- * argv (after `docker`) for `buildx create`. `configFile` is a buildkitd.toml
- * path: the `buildkitd-config` input, or a temp file the caller wrote from
- * `buildkitd-config-inline`. The builder is not made the default (`--use` is
- * never passed); every later call names it with `--builder`.
+ * Whether a node of this driver at `endpoint` (as `buildx inspect` prints it)
+ * runs on this runner's kernel, so that the runner's binfmt_misc is what
+ * emulates for it: a unix or npipe socket, a loopback tcp address, a
+ * `docker-container://` buildkitd (a container of this runner's docker) or,
+ * for the docker drivers, a context name. ssh, other tcp hosts and kube-pod
+ * are elsewhere.
+ */
+function onRunner(d, endpoint) {
+    if (!d.runnerQemu)
+        return false;
+    if (endpoint === '' || /^(?:unix|npipe|docker-container):\/\//.test(endpoint))
+        return true;
+    const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)/.exec(endpoint);
+    if (tcp)
+        return ['127.0.0.1', 'localhost', '[::1]'].includes(tcp[1]);
+    return d.contextName && !/^[a-z][a-z0-9+.-]*:\/\//.test(endpoint);
+}
+
+;// CONCATENATED MODULE: ./src/buildx/builder.ts
+
+/**
+ * argv (after `docker`) for each `buildx create` that makes the builder: one
+ * for a one-node builder; with `nodes`, one per node, the first creating the
+ * builder and the others adding to it with `--append`, each with its
+ * `--platform` list and the same driver, driver-opts and buildkitd config.
+ * `configFile` is a buildkitd.toml path: the `buildkitd-config` input, or a
+ * temp file the caller wrote from `buildkitd-config-inline`. The builder is
+ * not made the default (`--use` is never passed); every later call names it
+ * with `--builder`.
  */
 function createBuilderArgs(name, inputs, configFile) {
     const driver = inputs.driver || 'docker-container';
-    if (driver === 'docker') {
-        throw new Error('driver "docker" cannot be created; set `builder` to an existing docker-driver builder, or use docker-container or remote');
+    const support = driverSupport(driver);
+    if (!support)
+        throw new Error(`driver ${JSON.stringify(driver)} is not one buildx has`);
+    if (support.refused)
+        throw new Error(`driver ${JSON.stringify(driver)} ${support.refused}`);
+    if (support.endpoint === 'required' && !inputs.endpoint && inputs.nodes.length === 0) {
+        throw new Error(`driver "${driver}" needs an \`endpoint\` (e.g. tcp://buildkitd:1234 or unix:///run/buildkit/buildkitd.sock)`);
     }
-    if (driver === 'remote' && !inputs.endpoint) {
-        throw new Error('driver "remote" needs an `endpoint` (e.g. tcp://buildkitd:1234 or unix:///run/buildkit/buildkitd.sock)');
-    }
-    const args = ['buildx', 'create', '--name', name, '--driver', driver];
+    const common = ['--driver', driver];
     for (const opt of inputs.driverOpts)
-        args.push('--driver-opt', opt);
+        common.push('--driver-opt', opt);
     const config = configFile ?? inputs.buildkitdConfig;
     if (config)
-        args.push('--buildkitd-config', config);
-    if (inputs.endpoint)
-        args.push(inputs.endpoint);
-    return args;
+        common.push('--buildkitd-config', config);
+    if (inputs.nodes.length === 0) {
+        return [['buildx', 'create', '--name', name, ...common, ...(inputs.endpoint ? [inputs.endpoint] : [])]];
+    }
+    return inputs.nodes.map((n, i) => [
+        'buildx',
+        'create',
+        '--name',
+        name,
+        ...(i > 0 ? ['--append'] : []),
+        ...common,
+        '--platform',
+        n.platforms.map((p) => p.id).join(','),
+        n.endpoint,
+    ]);
 }
 function inspectArgs(name, bootstrap = true) {
     return bootstrap ? ['buildx', 'inspect', '--bootstrap', name] : ['buildx', 'inspect', name];
@@ -31463,7 +31584,7 @@ function parseInspect(text) {
             continue;
         }
         if (key === 'Name') {
-            node = { name: value, endpoint: '', status: '', platforms: [] };
+            node = { name: value, endpoint: '', status: '', platforms: [], userPlatforms: [] };
             info.nodes.push(node);
             continue;
         }
@@ -31488,12 +31609,15 @@ function parseInspect(text) {
             case 'BuildKit daemon flags':
                 node.flags = value;
                 break;
-            case 'Platforms':
-                node.platforms = value
+            case 'Platforms': {
+                const listed = value
                     .split(',')
-                    .map((p) => p.trim().replace(/\*$/, ''))
+                    .map((p) => p.trim())
                     .filter((p) => p !== '');
+                node.platforms = listed.map((p) => p.replace(/\*$/, ''));
+                node.userPlatforms = listed.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
                 break;
+            }
             default:
                 break;
         }
@@ -31531,10 +31655,17 @@ async function inspectRunning(exec, name) {
  */
 async function ensureBuilder(exec, inputs, opts) {
     if (inputs.builder) {
-        return { name: inputs.builder, created: false, info: await inspectRunning(exec, inputs.builder) };
+        const info = await inspectRunning(exec, inputs.builder);
+        const refused = driverSupport(info.driver)?.refused;
+        if (refused)
+            throw new Error(`builder ${JSON.stringify(inputs.builder)} uses driver "${info.driver}", which ${refused}`);
+        return { name: inputs.builder, created: false, info };
     }
-    await exec('docker', createBuilderArgs(opts.name, inputs, opts.configFile));
+    const creates = createBuilderArgs(opts.name, inputs, opts.configFile);
+    await exec('docker', creates[0]);
     try {
+        for (const args of creates.slice(1))
+            await exec('docker', args);
         return { name: opts.name, created: true, info: await inspectRunning(exec, opts.name) };
     }
     catch (err) {

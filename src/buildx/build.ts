@@ -61,6 +61,28 @@ export function dockerfileFor(inputs: Pick<Inputs, 'file' | 'platformFiles'>, pl
   return inputs.platformFiles[platform.id] ?? inputs.file;
 }
 
+/** Annotation types that belong to an index: the manifest list gets them, never a platform's build. */
+const INDEX_TYPES = new Set(['index', 'index-descriptor']);
+
+/**
+ * The annotations for one platform's build: `index:` and `index-descriptor:`
+ * ones are left out (BuildKit refuses them on a single-platform image; the
+ * index phase puts them on the manifest list). A key with several types
+ * (`index,manifest:k=v`) keeps its other types.
+ */
+export function buildAnnotations(annotations: readonly string[]): string[] {
+  return annotations.flatMap((a) => {
+    const eq = a.indexOf('=');
+    const key = eq === -1 ? a : a.slice(0, eq);
+    const colon = key.indexOf(':');
+    if (colon === -1) return [a];
+    const types = key.slice(0, colon).split(',');
+    const kept = types.filter((t) => !INDEX_TYPES.has(t.replace(/\[.*\]$/, '')));
+    if (kept.length === types.length) return [a];
+    return kept.length === 0 ? [] : [`${kept.join(',')}${a.slice(colon)}`];
+  });
+}
+
 function repeat(flag: string, values: readonly string[]): string[] {
   return values.flatMap((v) => [flag, v]);
 }
@@ -80,7 +102,7 @@ export function buildArgs(inputs: Inputs, platform: Platform, opts: BuildArgsOpt
   if (inputs.noCache) args.push('--no-cache');
   args.push(...repeat('--build-arg', inputs.buildArgs));
   args.push(...repeat('--label', inputs.labels));
-  args.push(...repeat('--annotation', inputs.annotations));
+  args.push(...repeat('--annotation', buildAnnotations(inputs.annotations)));
   const slug = platformSlug(platform);
   args.push(
     ...repeat(

@@ -1,5 +1,6 @@
 // The buildx builder: create (or reuse), inspect, remove.
 import type { Exec } from '../exec.js';
+import { driverSupport } from './drivers.js';
 import type { Inputs } from '../model.js';
 
 export interface BuilderNode {
@@ -7,8 +8,14 @@ export interface BuilderNode {
   endpoint: string;
   /** e.g. `running`, `inactive`; empty when the node reports an error instead. */
   status: string;
-  /** Platforms the node reports, `*` (user-set) marks removed. */
+  /**
+   * Platforms the node reports, `*` removed: the ones set with `--platform`
+   * first (buildx marks them `*`), then the worker's (commands/inspect.go,
+   * platformutil.FormatInGroups).
+   */
   platforms: string[];
+  /** The ones set with `--platform` at creation (marked `*`). */
+  userPlatforms: string[];
   buildkitVersion?: string;
   driverOptions?: string;
   flags?: string;
@@ -23,28 +30,44 @@ export interface BuilderInfo {
   nodes: BuilderNode[];
 }
 
-type BuilderInputs = Pick<Inputs, 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig'>;
+type BuilderInputs = Pick<Inputs, 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig' | 'nodes'>;
 
 /**
- * argv (after `docker`) for `buildx create`. `configFile` is a buildkitd.toml
- * path: the `buildkitd-config` input, or a temp file the caller wrote from
- * `buildkitd-config-inline`. The builder is not made the default (`--use` is
- * never passed); every later call names it with `--builder`.
+ * argv (after `docker`) for each `buildx create` that makes the builder: one
+ * for a one-node builder; with `nodes`, one per node, the first creating the
+ * builder and the others adding to it with `--append`, each with its
+ * `--platform` list and the same driver, driver-opts and buildkitd config.
+ * `configFile` is a buildkitd.toml path: the `buildkitd-config` input, or a
+ * temp file the caller wrote from `buildkitd-config-inline`. The builder is
+ * not made the default (`--use` is never passed); every later call names it
+ * with `--builder`.
  */
-export function createBuilderArgs(name: string, inputs: BuilderInputs, configFile?: string): string[] {
+export function createBuilderArgs(name: string, inputs: BuilderInputs, configFile?: string): string[][] {
   const driver = inputs.driver || 'docker-container';
-  if (driver === 'docker') {
-    throw new Error('driver "docker" cannot be created; set `builder` to an existing docker-driver builder, or use docker-container or remote');
+  const support = driverSupport(driver);
+  if (!support) throw new Error(`driver ${JSON.stringify(driver)} is not one buildx has`);
+  if (support.refused) throw new Error(`driver ${JSON.stringify(driver)} ${support.refused}`);
+  if (support.endpoint === 'required' && !inputs.endpoint && inputs.nodes.length === 0) {
+    throw new Error(`driver "${driver}" needs an \`endpoint\` (e.g. tcp://buildkitd:1234 or unix:///run/buildkit/buildkitd.sock)`);
   }
-  if (driver === 'remote' && !inputs.endpoint) {
-    throw new Error('driver "remote" needs an `endpoint` (e.g. tcp://buildkitd:1234 or unix:///run/buildkit/buildkitd.sock)');
-  }
-  const args = ['buildx', 'create', '--name', name, '--driver', driver];
-  for (const opt of inputs.driverOpts) args.push('--driver-opt', opt);
+  const common = ['--driver', driver];
+  for (const opt of inputs.driverOpts) common.push('--driver-opt', opt);
   const config = configFile ?? inputs.buildkitdConfig;
-  if (config) args.push('--buildkitd-config', config);
-  if (inputs.endpoint) args.push(inputs.endpoint);
-  return args;
+  if (config) common.push('--buildkitd-config', config);
+  if (inputs.nodes.length === 0) {
+    return [['buildx', 'create', '--name', name, ...common, ...(inputs.endpoint ? [inputs.endpoint] : [])]];
+  }
+  return inputs.nodes.map((n, i) => [
+    'buildx',
+    'create',
+    '--name',
+    name,
+    ...(i > 0 ? ['--append'] : []),
+    ...common,
+    '--platform',
+    n.platforms.map((p) => p.id).join(','),
+    n.endpoint,
+  ]);
 }
 
 export function inspectArgs(name: string, bootstrap = true): string[] {
@@ -86,7 +109,7 @@ export function parseInspect(text: string): BuilderInfo {
       continue;
     }
     if (key === 'Name') {
-      node = { name: value, endpoint: '', status: '', platforms: [] };
+      node = { name: value, endpoint: '', status: '', platforms: [], userPlatforms: [] };
       info.nodes.push(node);
       continue;
     }
@@ -110,12 +133,15 @@ export function parseInspect(text: string): BuilderInfo {
       case 'BuildKit daemon flags':
         node.flags = value;
         break;
-      case 'Platforms':
-        node.platforms = value
+      case 'Platforms': {
+        const listed = value
           .split(',')
-          .map((p) => p.trim().replace(/\*$/, ''))
+          .map((p) => p.trim())
           .filter((p) => p !== '');
+        node.platforms = listed.map((p) => p.replace(/\*$/, ''));
+        node.userPlatforms = listed.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
         break;
+      }
       default:
         break;
     }
@@ -161,10 +187,15 @@ export async function ensureBuilder(
   opts: { name: string; configFile?: string },
 ): Promise<EnsuredBuilder> {
   if (inputs.builder) {
-    return { name: inputs.builder, created: false, info: await inspectRunning(exec, inputs.builder) };
+    const info = await inspectRunning(exec, inputs.builder);
+    const refused = driverSupport(info.driver)?.refused;
+    if (refused) throw new Error(`builder ${JSON.stringify(inputs.builder)} uses driver "${info.driver}", which ${refused}`);
+    return { name: inputs.builder, created: false, info };
   }
-  await exec('docker', createBuilderArgs(opts.name, inputs, opts.configFile));
+  const creates = createBuilderArgs(opts.name, inputs, opts.configFile);
+  await exec('docker', creates[0] as string[]);
   try {
+    for (const args of creates.slice(1)) await exec('docker', args);
     return { name: opts.name, created: true, info: await inspectRunning(exec, opts.name) };
   } catch (err) {
     await removeBuilder(exec, opts.name);

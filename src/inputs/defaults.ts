@@ -23,4 +23,5 @@ export const DEFAULTS: Readonly<Record<string, string>> = {
   scanners: 'vuln',
   'trivy-version': 'v0.74.0',
   'trivy-base-url': 'https://github.com/aquasecurity/trivy/releases/download',
+  'sbom-attach': 'false',
 };

@@ -3,22 +3,33 @@ import { formatReference, isValidTag } from '../reference.js';
 import type { Inputs, Tristate } from '../model.js';
 import { LOCAL_IMAGE } from './defaults.js';
 import { fail } from './error.js';
-import { parseRef, parseTristate, q, type InputReader } from './values.js';
+import { lowercaseRepository, parseRef, parseTristate, q, type InputReader } from './values.js';
 
 export type ImageInputs = Pick<Inputs, 'image' | 'tags' | 'push'>;
 
-/** push (resolved against the event), image, tags; a push needs at least one tag. */
-export function parseImageInputs(r: InputReader, eventName: string): ImageInputs {
+/**
+ * push (resolved against the event), image, tags; a push needs at least one
+ * tag. Repository paths with capitals are lower-cased, with a notice.
+ */
+export function parseImageInputs(r: InputReader, eventName: string, notice?: (message: string) => void): ImageInputs {
   const push = resolvePush(parseTristate('push', r.line('push')), eventName);
-  const image = parseImage(r.line('image'), push);
-  const tags = parseTags(r.list('tags'), image);
+  const image = parseImage(lowercaseRepository('image', r.line('image'), notice), push);
+  const tags = parseTags(
+    r.list('tags').map((t) => (/[/:@]/.test(t) ? lowercaseRepository('tags', t, notice) : t)),
+    image,
+  );
   if (push && tags.length === 0) fail('tags', 'is empty but push is true: the manifest list needs at least one tag (e.g. 1.2.3 or latest)');
   return { image, tags, push };
 }
 
+/** The events on which `push: auto` means no push. */
+export function isPullRequestEvent(eventName: string): boolean {
+  return eventName === 'pull_request' || eventName === 'pull_request_target';
+}
+
 function resolvePush(push: Tristate, eventName: string): boolean {
   if (push !== 'auto') return push === 'true';
-  return eventName !== 'pull_request' && eventName !== 'pull_request_target';
+  return !isPullRequestEvent(eventName);
 }
 
 function parseImage(value: string, push: boolean): string {

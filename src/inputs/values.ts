@@ -12,6 +12,10 @@ export interface InputEnv {
   eventName: string;
   exists(path: string): boolean;
   isDirectory(path: string): boolean;
+  /** A file's text; when absent, files are checked for existence only. */
+  readFile?(path: string): string;
+  /** Reports an input that was adjusted or skipped (the runner's notice annotation). */
+  notice?(message: string): void;
 }
 
 /** Quotes a value for an error message. */
@@ -74,6 +78,22 @@ export function parseVersion(input: string, value: string, alternatives: string)
   return value.startsWith('v') ? value : `v${value}`;
 }
 
+/**
+ * A version that has a release to download: `vX.Y.Z` (a pre-release such as
+ * `-rc1` too), or empty for "use what is installed". `latest` is refused: the
+ * installer downloads `<base-url>/<version>/...` and has no way to resolve it.
+ */
+export function parseInstallableVersion(input: string, value: string): string {
+  if (value === '') return '';
+  if (value.toLowerCase() === 'latest') {
+    fail(
+      input,
+      `"latest" cannot be installed (there is no release named latest); give a version like v0.36.1, or leave it empty to use the installed one`,
+    );
+  }
+  return parseVersion(input, value, '');
+}
+
 /** An http(s) URL, returned without trailing slashes. */
 export function parseHttpUrl(input: string, value: string): string {
   let url: URL | undefined;
@@ -101,6 +121,27 @@ export function keyValues(input: string, items: string[]): string[] {
     if (eq <= 0 || /\s/.test(item.slice(0, eq))) fail(input, `${q(item)} is not KEY=VALUE`);
   }
   return items;
+}
+
+/**
+ * The reference with its repository path lower-cased (registries accept only
+ * lower-case paths, while `github.repository` keeps the owner's capitals); the
+ * registry host, tag and digest are kept as written. `notice` hears about a change.
+ */
+export function lowercaseRepository(input: string, value: string, notice?: (message: string) => void): string {
+  const at = value.indexOf('@');
+  const name = at === -1 ? value : value.slice(0, at);
+  const digest = at === -1 ? '' : value.slice(at);
+  const colon = name.lastIndexOf(':');
+  const tagAt = colon > name.lastIndexOf('/') ? colon : name.length;
+  const slash = name.indexOf('/');
+  const first = slash === -1 ? '' : name.slice(0, slash);
+  const hostEnd = first.includes('.') || first.includes(':') || first === 'localhost' ? slash + 1 : 0;
+  const path = name.slice(hostEnd, tagAt);
+  if (path === path.toLowerCase()) return value;
+  const lowered = `${name.slice(0, hostEnd)}${path.toLowerCase()}${name.slice(tagAt)}${digest}`;
+  notice?.(`${input}: ${q(value)} has capitals in its repository path; using ${q(lowered)} (repository names are lower-case; tags keep their case)`);
+  return lowered;
 }
 
 export function parseRef(input: string, value: string, what = 'image reference'): ImageRef {

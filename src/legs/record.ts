@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Inputs } from '../model.js';
 import { platformSlug } from '../platform.js';
-import type { Finding, PlatformScan } from '../scan/gate.js';
+import type { GatedFinding, PlatformScan } from '../scan/gate.js';
 import type { Severity } from '../model.js';
 
 export const LEG_RECORD_VERSION = 1;
@@ -21,10 +21,14 @@ export interface LegBuild {
 export interface LegScan {
   counts: Record<Severity, number>;
   passed: boolean;
-  /** The findings at or above the gate. */
-  findings: Finding[];
+  /** The findings, the blocking ones (at or above the gate) marked. */
+  findings: GatedFinding[];
   /** The SARIF file's content, when `sarif` was asked for. */
   sarif?: string;
+  /** The CycloneDX SBOM's content, with `sbom-attach`. */
+  sbom?: string;
+  /** trivy's JSON report (the `report` of scan-results). */
+  report?: string;
 }
 
 export interface LegTimings {
@@ -99,6 +103,7 @@ function checkFinding(v: unknown, source: string): void {
   need(isObj(v), source, 'a finding is not an object');
   for (const k of ['id', 'package', 'installedVersion', 'fixedVersion', 'target']) need(isStr(v[k]), source, `finding.${k}`);
   need(SEVERITIES.includes(v.severity as Severity), source, 'finding.severity');
+  need(typeof v.blocking === 'boolean', source, 'finding.blocking');
 }
 
 function checkScan(v: unknown, source: string): void {
@@ -108,6 +113,8 @@ function checkScan(v: unknown, source: string): void {
   need(Array.isArray(v.findings), source, 'scan.findings');
   for (const f of v.findings as unknown[]) checkFinding(f, source);
   need(v.sarif === undefined || isStr(v.sarif), source, 'scan.sarif');
+  need(v.sbom === undefined || isStr(v.sbom), source, 'scan.sbom');
+  need(v.report === undefined || isStr(v.report), source, 'scan.report');
 }
 
 function checkBuild(v: unknown, source: string): void {

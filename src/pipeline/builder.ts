@@ -7,7 +7,10 @@ import type { Exec } from '../exec.js';
 import type { Inputs } from '../model.js';
 import type { Runtime } from './runtime.js';
 
-export type BuilderPhaseInputs = Pick<Inputs, 'builder' | 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig' | 'buildkitdConfigInline'>;
+export type BuilderPhaseInputs = Pick<
+  Inputs,
+  'builder' | 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig' | 'buildkitdConfigInline' | 'nodes'
+>;
 
 /** Creates or finds the builder; `onCreated` is told its name before anything can fail after creation. */
 export async function setupBuilder(

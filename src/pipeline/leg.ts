@@ -11,8 +11,9 @@ import { isIndex, parseManifestOrIndex } from '../types/buildx.js';
 import type { PlatformScan } from '../scan/gate.js';
 import { buildAll } from './build.js';
 import type { PlatformFailure } from './failures.js';
-import { prepareQemu } from './qemu.js';
-import { createScanner, scanQueue, type Scanner } from './scan.js';
+import { prepareQemu, withPlacement } from './qemu.js';
+import { createScanner, scanQueue, type DbSources, type Scanner } from './scan.js';
+import type { EnsuredBuilder } from '../buildx/builder.js';
 import type { Runtime } from './runtime.js';
 
 /** What the legs produced: the currency of the merge, whether legs ran here or in other jobs. */
@@ -24,22 +25,32 @@ export interface LegsResult {
   scanFailures: PlatformFailure[];
   /** Wall seconds of each platform's scan. */
   scanSeconds: Record<string, number>;
+  /** Where trivy's DBs came from (the summary says). */
+  dbSources: DbSources;
 }
 
 /** QEMU only for the platforms this runner cannot run, then every build with its scan as soon as it is built. */
-export async function runLegs(exec: Exec, inputs: Inputs, platforms: readonly Platform[], rt: Runtime, builder: string): Promise<LegsResult> {
+export async function runLegs(exec: Exec, inputs: Inputs, platforms: readonly Platform[], rt: Runtime, builder: EnsuredBuilder): Promise<LegsResult> {
   const { log } = rt;
   const these = { ...inputs, platforms: [...platforms] };
-  const qemu = await log.group('QEMU', () => prepareQemu(exec, these, rt));
+  const qemu = await log.group('QEMU', () => prepareQemu(exec, these, builder.info, rt));
   const scanSeconds: Record<string, number> = {};
   const scans = inputs.scan ? scanQueue(timed(createScanner(exec, these, rt), rt, scanSeconds)) : undefined;
-  const built = await buildAll(exec, these, { ...rt, builder, emulated: qemu.emulated, onBuilt: scans?.start });
-  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [] };
-  return { builds: built.builds, buildFailures: built.failures, scans: scanned.scans, scanFailures: scanned.failures, scanSeconds };
+  const built = await buildAll(exec, these, { ...rt, builder: builder.name, emulated: qemu.emulated, onBuilt: scans?.start });
+  const scanned = scans ? await scans.collect(built.builds) : { scans: [], failures: [], dbSources: {} };
+  return {
+    builds: withPlacement(built.builds, qemu),
+    buildFailures: built.failures,
+    scans: scanned.scans,
+    scanFailures: scanned.failures,
+    scanSeconds,
+    dbSources: scanned.dbSources,
+  };
 }
 
 function timed(scanner: Scanner, rt: Pick<Runtime, 'now'>, seconds: Record<string, number>): Scanner {
   return {
+    dbSources: () => scanner.dbSources(),
     async scan(build) {
       const started = rt.now();
       try {
@@ -90,7 +101,12 @@ export interface LegRecordContext {
 }
 
 /** The record of the one platform a `platform` job built. */
-export function legRecord(platform: Platform, legs: LegsResult, sarif: string | undefined, ctx: LegRecordContext): LegRecord {
+export function legRecord(
+  platform: Platform,
+  legs: LegsResult,
+  files: { sarif?: string; sbom?: string; report?: string },
+  ctx: LegRecordContext,
+): LegRecord {
   const build = legs.builds.find((b) => b.platform.id === platform.id);
   const buildError = legs.buildFailures.find((f) => f.platform === platform.id)?.message;
   const scan = legs.scans.find((s) => s.platform === platform.id);
@@ -104,7 +120,7 @@ export function legRecord(platform: Platform, legs: LegsResult, sarif: string | 
     hostArch: ctx.hostArch,
     ...(build ? { build: { digest: build.digest, pushedDigest: build.pushedDigest, size: build.size, emulated: build.emulated } } : {}),
     ...(build ? {} : { buildError: buildError ?? 'the build did not finish' }),
-    ...(scan ? { scan: { counts: scan.counts, passed: scan.passed, findings: scan.findings, ...(sarif !== undefined ? { sarif } : {}) } } : {}),
+    ...(scan ? { scan: { counts: scan.counts, passed: scan.passed, findings: scan.findings, ...files } } : {}),
     ...(scanError ? { scanError } : {}),
     blobs: build?.ociLayout ? layoutBlobs(build.ociLayout, build.pushedDigest) : {},
     timings: {

@@ -18,6 +18,8 @@ import { composeLocalManifestList, createManifestList } from './index-list.js';
 import type { LegsResult } from './leg.js';
 import { tagAndPromote } from './promote.js';
 import { gateError } from './scan.js';
+import { attachSboms } from './sbom.js';
+import { withResultsFile } from './results-file.js';
 import type { Runtime } from './runtime.js';
 
 /** Thrown after the summary is written, so the job fails with this message. */
@@ -43,18 +45,20 @@ export function reportOf(inputs: Inputs, legs: LegsResult): RunReport {
     failOn: inputs.failOn,
     tags: inputs.tags,
     promoted: [],
+    dbSources: legs.dbSources,
+    sboms: [],
   };
 }
 
 /** Writes the report's outputs (`metadata` with `extra` fields, e.g. a leg's timings) and summary. */
 export async function finishReport(
   report: RunReport,
-  rt: Pick<Runtime, 'setOutput' | 'writeSummary'>,
+  rt: Pick<Runtime, 'setOutput' | 'writeSummary' | 'tempDir'>,
   extra: Record<string, unknown> = {},
 ): Promise<RunReport> {
   const outputs = outputsOf(report);
   if (Object.keys(extra).length) outputs.metadata = JSON.stringify({ ...(JSON.parse(outputs.metadata ?? '{}') as object), ...extra });
-  for (const [name, value] of Object.entries(outputs)) rt.setOutput(name, value);
+  for (const [name, value] of Object.entries(withResultsFile(outputs, rt.tempDir))) rt.setOutput(name, value);
   await rt.writeSummary(renderSummary(report));
   return report;
 }
@@ -84,6 +88,7 @@ export async function mergeLegs(inputs: Inputs, legs: LegsResult, deps: MergeDep
       report.digest = local.digest;
       return await finishReport(report, rt);
     }
+    if (inputs.sbomAttach) report.sboms = await log.group('SBOM', () => attachSboms(registry, inputs.image, legs.builds, legs.scans, log));
     const index = await log.group('Manifest list', () => createManifestList(exec, inputs, builder, legs.builds, registry, log));
     report.digest = index.digest;
     report.promoted = await log.group('Tag & promote', () => tagAndPromote(inputs, index.digest, legs.builds, { log, registry }));
@@ -113,7 +118,7 @@ export function legsFromRecords(
   missing: readonly string[],
   tempDir: string,
 ): LegsResult {
-  const legs: LegsResult = { builds: [], buildFailures: [], scans: [], scanFailures: [], scanSeconds: {} };
+  const legs: LegsResult = { builds: [], buildFailures: [], scans: [], scanFailures: [], scanSeconds: {}, dbSources: {} };
   for (const r of records) {
     if (!r.build) {
       legs.buildFailures.push({ platform: r.platform, message: r.buildError ?? 'the build failed' });
@@ -148,6 +153,16 @@ export function legsFromRecords(
         fs.mkdirSync(inputs.sarif, { recursive: true });
         scan.sarifFile = path.join(inputs.sarif, `trivy-${slug}.sarif`);
         fs.writeFileSync(scan.sarifFile, r.scan.sarif);
+      }
+      if (r.scan?.report !== undefined) {
+        scan.reportFile = path.join(tempDir, 'legs', `trivy-${slug}.json`);
+        fs.mkdirSync(path.dirname(scan.reportFile), { recursive: true });
+        fs.writeFileSync(scan.reportFile, r.scan.report);
+      }
+      if (r.scan?.sbom !== undefined) {
+        scan.sbomFile = path.join(tempDir, 'legs', `sbom-${slug}.cdx.json`);
+        fs.mkdirSync(path.dirname(scan.sbomFile), { recursive: true });
+        fs.writeFileSync(scan.sbomFile, r.scan.sbom);
       }
       legs.scans.push(scan);
     }

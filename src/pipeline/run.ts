@@ -9,6 +9,7 @@ import type { RunReport } from '../summary.js';
 import { imageKey, legArtifactName, parseLegRecord, selectLegs, serialiseLegRecord } from '../legs/record.js';
 import type { LegStore } from '../legs/store.js';
 import { setupBuilder } from './builder.js';
+import type { EnsuredBuilder } from '../buildx/builder.js';
 import { connect, type Connections } from './connect.js';
 import { legRecord, runLegs } from './leg.js';
 import { finishReport, legsFailure, legsFromRecords, mergeLegs, PipelineError, reportOf } from './merge.js';
@@ -36,7 +37,7 @@ export async function runMode(inputs: Inputs, rt: Runtime): Promise<RunReport | 
 export async function runPipeline(inputs: Inputs, rt: Runtime): Promise<RunReport> {
   const { conn, builder } = await prepare(inputs, rt);
   const legs = await runLegs(conn.exec, inputs, inputs.platforms, rt, builder);
-  return mergeLegs(inputs, legs, { ...conn, builder: async () => builder }, rt);
+  return mergeLegs(inputs, legs, { ...conn, builder: async () => builder.name }, rt);
 }
 
 /** `mode: plan`: every input was checked when parsed; credentials are checked here; the matrix is the output. */
@@ -58,8 +59,13 @@ export async function runLeg(inputs: Inputs, platform: Platform, rt: Runtime): P
   rt.log.info(`leg: building ${platform.id} only`);
   const legs = await runLegs(conn.exec, inputs, [platform], rt, builder);
   const attempt = Number(rt.env.GITHUB_RUN_ATTEMPT || '1');
-  const sarifFile = legs.scans[0]?.sarifFile;
-  const record = legRecord(platform, legs, sarifFile ? await fs.promises.readFile(sarifFile, 'utf8') : undefined, {
+  const scan = legs.scans[0];
+  const files = {
+    ...(scan?.sarifFile ? { sarif: await fs.promises.readFile(scan.sarifFile, 'utf8') } : {}),
+    ...(scan?.sbomFile ? { sbom: await fs.promises.readFile(scan.sbomFile, 'utf8') } : {}),
+    ...(scan?.reportFile ? { report: await fs.promises.readFile(scan.reportFile, 'utf8') } : {}),
+  };
+  const record = legRecord(platform, legs, files, {
     key: imageKey(inputs),
     runId: rt.env.GITHUB_RUN_ID ?? '',
     attempt,
@@ -115,14 +121,14 @@ export async function runMerge(inputs: Inputs, rt: Runtime): Promise<RunReport> 
 }
 
 /** State for the post step, connections, the registry check and the builder. */
-async function prepare(inputs: Inputs, rt: Runtime): Promise<{ conn: Connections; builder: string }> {
+async function prepare(inputs: Inputs, rt: Runtime): Promise<{ conn: Connections; builder: EnsuredBuilder }> {
   const { log } = rt;
   const state: PostState = { tempDir: rt.tempDir };
   rt.saveState(state);
   const conn = connect(inputs, rt);
   if (inputs.push) await log.group('Registries', () => checkRegistries(conn.registry, inputs, log));
   const builder = await log.group('Builder', () => setupBuilder(conn.exec, inputs, rt, (name) => rt.saveState({ ...state, builder: name })));
-  return { conn, builder: builder.name };
+  return { conn, builder };
 }
 
 function needStore(rt: Runtime): LegStore {

@@ -1,9 +1,11 @@
 // Scan phase: trivy is installed and its DB downloaded once per run (while the
 // builds run); each platform's image-manifest digest is scanned as soon as its
 // build is done. The gate is decided from the JSON report alone.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
-import { prepareDb } from '../scan/db.js';
+import { dbDir, dbSourceLabel, downloadDb, prepareDb } from '../scan/db.js';
+import { javaDbOnDemand } from '../scan/javadb.js';
 import { scanPlatform } from '../scan/scan.js';
 import { formatCounts, gateFailureMessage, type PlatformScan } from '../scan/gate.js';
 import type { Inputs, PlatformBuild } from '../model.js';
@@ -13,7 +15,29 @@ import { describeFailures, type PlatformFailure } from './failures.js';
 
 export interface Scanner {
   scan(build: PlatformBuild): Promise<PlatformScan>;
+  /** Which repository served each DB the run fetched, as labels for the log and summary. */
+  dbSources(): DbSources;
 }
+
+export interface DbSources {
+  vulnerability?: string;
+  /** Absent when no image needed the Java DB. */
+  java?: string;
+}
+
+export type ScannerInputs = Pick<
+  Inputs,
+  | 'trivyCacheDir'
+  | 'trivyDbRepositories'
+  | 'trivyJavaDbRepositories'
+  | 'severity'
+  | 'scanners'
+  | 'ignoreUnfixed'
+  | 'failOn'
+  | 'trivyignores'
+  | 'sarif'
+  | 'sbomAttach'
+>;
 
 export interface ScannerDeps {
   tempDir: string;
@@ -26,15 +50,27 @@ export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: st
   return inputs.trivyCacheDir || path.join(env.RUNNER_TOOL_CACHE || tempDir, 'trivy-cache');
 }
 
-export function createScanner(exec: Exec, inputs: Inputs, deps: ScannerDeps): Scanner {
+export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDeps): Scanner {
   const cacheDir = trivyCacheDir(inputs, deps.tempDir, deps.env);
+  const sources: DbSources = {};
+  const trivyReady = deps.ensureTrivy();
+  trivyReady.catch(() => undefined); // surfaced through each scan
+  const javaDb = javaDbOnDemand(async () => {
+    const source = await downloadDb(exec, await trivyReady, 'java', cacheDir, inputs.trivyJavaDbRepositories, (m) => deps.log.warning(m));
+    sources.java = dbSourceLabel('java')(source);
+    deps.log.info(`trivy's Java DB served by ${sources.java}`);
+  });
   const ready = (async () => {
-    const trivy = await deps.ensureTrivy();
-    await prepareDb(exec, trivy, { cacheDir, dbRepository: inputs.trivyDbRepository }, { env: deps.env });
+    const trivy = await trivyReady;
+    const db = await prepareDb(exec, trivy, { cacheDir, dbRepositories: inputs.trivyDbRepositories }, { env: deps.env });
+    sources.vulnerability = dbSourceLabel('vulnerability')(db.source);
+    // A Java DB left by an earlier run is refreshed (trivy skips a fresh one) rather than used stale.
+    if (fs.existsSync(path.join(dbDir('java', cacheDir), 'metadata.json'))) await javaDb.fetch();
     return trivy;
   })();
   ready.catch(() => undefined); // surfaced through each scan
   return {
+    dbSources: () => ({ ...sources }),
     async scan(build) {
       const trivy = await ready;
       const result = await scanPlatform(
@@ -49,6 +85,9 @@ export function createScanner(exec: Exec, inputs: Inputs, deps: ScannerDeps): Sc
           failOn: inputs.failOn,
           trivyignores: inputs.trivyignores,
           ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
+          sbom: inputs.sbomAttach,
+          javaDb,
+          onJavaDb: (m) => deps.log.info(m),
         },
         build,
       );
@@ -63,6 +102,7 @@ export interface ScanPhaseResult {
   /** Platforms whose scan could not run (not the gate's verdict). */
   failures: PlatformFailure[];
   error: string;
+  dbSources: DbSources;
 }
 
 export interface ScanQueue {
@@ -93,7 +133,7 @@ export function scanQueue(scanner: Scanner): ScanQueue {
           failures.push({ platform: b.platform.id, message: `scan failed: ${errorMessage(err)}` });
         }
       }
-      return { scans, failures, error: describeFailures(failures) };
+      return { scans, failures, error: describeFailures(failures), dbSources: scanner.dbSources() };
     },
   };
 }

@@ -1,7 +1,9 @@
-// QEMU planning: parse binfmt_misc entries and decide, per platform, whether
-// it runs natively, is already emulated, needs registering, or cannot run;
-// the binfmt_misc/register line for host qemu-*-static binaries. Pure.
-import { qemuArch } from '../platform.js';
+// QEMU planning: parse binfmt_misc entries, find the builder node each
+// platform goes to, and decide, per platform, whether it runs natively, is
+// already emulated, needs registering, cannot run, or is another host's
+// business (a node not on this runner); the binfmt_misc/register line for host
+// qemu-*-static binaries. Pure: the builder's nodes come in as NodeFacts.
+import { normalisePlatform, qemuArch } from '../platform.js';
 import type { Platform, Tristate } from '../model.js';
 
 /** One /proc/sys/fs/binfmt_misc/<name> file. */
@@ -59,11 +61,76 @@ export function parseBinfmtEntry(name: string, text: string): BinfmtEntry {
   return entry;
 }
 
-export type QemuAction = 'native' | 'handled' | 'register' | 'unavailable';
+/** What planning needs to know of one builder node (from `buildx inspect` and the driver table). */
+export interface NodeFacts {
+  name: string;
+  driver: string;
+  /** Platforms the node lists: those set with `--platform` first, then its worker's. */
+  platforms: readonly string[];
+  /** Those set with `--platform` (buildx marks them `*`). */
+  userPlatforms: readonly string[];
+  /** On this runner's docker daemon: the runner's binfmt_misc emulates for it. */
+  onRunner: boolean;
+}
+
+/**
+ * Platforms a node listing `listed` runs for a build, best first: itself,
+ * then what containerd's platforms.Only lets it run (lower amd64 variants and
+ * 386; lower arm variants; arm64 runs arm/v8 down to arm/v5).
+ */
+export function compatible(listed: string): string[] {
+  const [os = '', arch = '', variant = ''] = normalisePlatform(listed).split('/');
+  const p = (a: string, v = ''): string => (v ? `${os}/${a}/${v}` : `${os}/${a}`);
+  const out = [p(arch, variant)];
+  if (arch === 'amd64') {
+    for (let v = Number(variant.slice(1)) - 1; v >= 2; v--) out.push(p('amd64', `v${v}`));
+    if (variant) out.push(p('amd64'));
+    out.push(p('386'));
+  } else if (arch === 'arm') {
+    for (let v = Number((variant || 'v7').slice(1)) - 1; v >= 5; v--) out.push(p('arm', `v${v}`));
+  } else if (arch === 'arm64') {
+    for (let v = 8; v >= 5; v--) out.push(normalisePlatform(p('arm', `v${v}`)));
+  }
+  return out.map(normalisePlatform);
+}
+
+export interface NodeChoice {
+  node: NodeFacts;
+  /** False when no node lists the platform (buildx then sends it to the first node). */
+  listed: boolean;
+}
+
+/**
+ * The node buildx v0.36.1 sends a one-platform build to (build/resolver/
+ * driver.go): the first node whose `--platform` list has it exactly; else the
+ * node that runs it best among every node's listed platforms (an exact entry
+ * before a compatible one, the first node on a tie); else the first node.
+ */
+export function nodeFor(platform: Platform, nodes: readonly NodeFacts[]): NodeChoice | undefined {
+  const first = nodes[0];
+  if (!first) return undefined;
+  const id = normalisePlatform(platform.id);
+  const user = nodes.find((n) => n.userPlatforms.some((p) => normalisePlatform(p) === id));
+  if (user) return { node: user, listed: true };
+  let best: { node: NodeFacts; rank: number } | undefined;
+  for (const node of nodes) {
+    for (const listed of node.platforms) {
+      const rank = compatible(listed).indexOf(id);
+      if (rank !== -1 && (!best || rank < best.rank)) best = { node, rank };
+    }
+  }
+  return best ? { node: best.node, listed: true } : { node: first, listed: false };
+}
+
+export type QemuAction = 'native' | 'handled' | 'register' | 'unavailable' | 'remote';
 
 export interface QemuPlanItem {
   platform: Platform;
   action: QemuAction;
+  /** The builder node that builds it (absent when no node facts were given). */
+  node?: string;
+  /** False for a node not on this runner's docker: its emulation is its own host's. */
+  onRunner: boolean;
   /** QEMU's architecture name (`aarch64`, `arm`, ...), for emulated platforms. */
   qemuArch?: string;
   /** An unusable existing entry (disabled, or without F) to remove before registering. */
@@ -109,7 +176,24 @@ export function describeEntry(e: BinfmtEntry): string {
   return `${e.name} is registered with flags ${e.flags || '(none)'}`;
 }
 
-function planOne(mode: Tristate, platform: Platform, hostArch: string, entries: readonly BinfmtEntry[]): QemuPlanItem {
+function planOne(mode: Tristate, platform: Platform, hostArch: string, entries: readonly BinfmtEntry[], nodes: readonly NodeFacts[]): QemuPlanItem {
+  const choice = nodeFor(platform, nodes);
+  const at = choice ? { node: choice.node.name } : {};
+  if (choice && !choice.node.onRunner) {
+    const n = choice.node;
+    const where = choice.listed ? '' : ` (no node lists ${platform.id}; buildx sends it to the first node)`;
+    return {
+      platform,
+      action: 'remote',
+      ...at,
+      onRunner: false,
+      reason: `${platform.id}: built on node ${n.name} (driver ${n.driver}, not on this runner)${where}; emulation, if any, is that node's business, so nothing is registered here`,
+    };
+  }
+  return { ...planOnRunner(mode, platform, hostArch, entries), ...at, onRunner: true };
+}
+
+function planOnRunner(mode: Tristate, platform: Platform, hostArch: string, entries: readonly BinfmtEntry[]): Omit<QemuPlanItem, 'onRunner'> {
   const id = platform.id;
   if (isNative(platform, hostArch)) {
     return { platform, action: 'native', reason: `${id}: native on this ${hostArch} host` };
@@ -145,9 +229,20 @@ function planOne(mode: Tristate, platform: Platform, hostArch: string, entries: 
   return { platform, action: 'register', qemuArch: arch, ...replace, reason: `${id}: ${why}; registering again with F` };
 }
 
-/** Decides, per platform, whether it runs natively, is already emulated, needs registering, or cannot run. */
-export function planQemu(mode: Tristate, platforms: readonly Platform[], hostArch: string, entries: readonly BinfmtEntry[]): QemuPlan {
-  return { mode, items: platforms.map((p) => planOne(mode, p, hostArch, entries)) };
+/**
+ * Decides, per platform, which node builds it and whether it runs natively,
+ * is already emulated, needs registering, cannot run, or runs on a node that
+ * is not on this runner (`remote`: nothing to do here). Without node facts
+ * every platform is taken to run on this runner.
+ */
+export function planQemu(
+  mode: Tristate,
+  platforms: readonly Platform[],
+  hostArch: string,
+  entries: readonly BinfmtEntry[],
+  nodes: readonly NodeFacts[] = [],
+): QemuPlan {
+  return { mode, items: platforms.map((p) => planOne(mode, p, hostArch, entries, nodes)) };
 }
 
 /** Platform ids that run under emulation once the plan has been carried out. */

@@ -90,7 +90,10 @@ export async function setupQemu(exec: Exec, plan: QemuPlan, opts: SetupQemuOptio
   const binfmtDir = opts.binfmtDir ?? '/proc/sys/fs/binfmt_misc';
   for (const item of plan.items) opts.log(item.reason);
   const todo = plan.items.filter((i): i is QemuPlanItem & { qemuArch: string } => i.action === 'register' && i.qemuArch !== undefined);
-  if (todo.length === 0) return { emulated: emulatedPlatforms(plan), method: 'none', registered: [] };
+  if (todo.length === 0) {
+    opts.log(nothingToRegister(plan));
+    return { emulated: emulatedPlatforms(plan), method: 'none', registered: [] };
+  }
 
   const arches = unique(todo.map((i) => i.qemuArch));
   const replace = unique(todo.flatMap((i) => (i.replace ? [i.replace] : [])));
@@ -127,6 +130,16 @@ export async function setupQemu(exec: Exec, plan: QemuPlan, opts: SetupQemuOptio
     opts.log(`cannot verify the registration: binfmt_misc is not mounted at ${binfmtDir}`);
   }
   return { emulated: emulatedPlatforms(plan), method, registered: arches };
+}
+
+/** The log line when the plan registers nothing, saying why. */
+export function nothingToRegister(plan: QemuPlan): string {
+  const remote = plan.items.filter((i) => i.action === 'remote').length;
+  if (remote === plan.items.length && remote > 0) {
+    return 'nothing registered with QEMU: every platform is built on a node that is not on this runner';
+  }
+  const why = remote > 0 ? `; ${remote} of ${plan.items.length} platforms are built on nodes that are not on this runner` : '';
+  return `nothing registered with QEMU${why}`;
 }
 
 async function registerWithHostQemu(

@@ -172,21 +172,27 @@ export class RegistryClient {
     return false;
   }
 
+  /** Uploads a small blob held in memory (monolithic POST + PUT), unless the registry has it. Returns its digest. */
+  async putBlob(repo: Repo, data: Buffer): Promise<string> {
+    const digest = digestOf(data);
+    if (await this.blobExists(repo, digest)) return digest;
+    const url = await this.startUpload(repo, digest);
+    const res = await this.request({
+      repo,
+      actions: 'pull,push',
+      method: 'PUT',
+      path: url.href,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: async () => ({ body: data, length: data.length }),
+      what: `upload blob ${digest} to ${repo.registry}/${repo.repository}`,
+    });
+    await res.arrayBuffer();
+    return digest;
+  }
+
   /** Streams one blob from `src` to `dst` (GET, then a monolithic upload). */
   async copyBlob(src: Repo, dst: Repo, digest: string, size: number): Promise<void> {
-    const start = await this.request({
-      repo: dst,
-      actions: 'pull,push',
-      method: 'POST',
-      path: `/v2/${dst.repository}/blobs/uploads/`,
-      what: `start upload of ${digest} to ${dst.registry}/${dst.repository}`,
-    });
-    await start.arrayBuffer();
-    const location = start.headers.get('location');
-    if (!location) throw new RegistryError(`${dst.registry} started an upload without a Location`);
-    // The Location may be relative or absolute (even on another host).
-    const url = new URL(location, apiBase(dst.registry));
-    url.searchParams.set('digest', digest);
+    const url = await this.startUpload(dst, digest);
     const res = await this.request({
       repo: dst,
       actions: 'pull,push',
@@ -207,6 +213,24 @@ export class RegistryClient {
       what: `upload blob ${digest} to ${dst.registry}/${dst.repository}`,
     });
     await res.arrayBuffer();
+  }
+
+  /** Opens an upload session; returns the URL to PUT the blob to (with its digest). */
+  private async startUpload(dst: Repo, digest: string): Promise<URL> {
+    const start = await this.request({
+      repo: dst,
+      actions: 'pull,push',
+      method: 'POST',
+      path: `/v2/${dst.repository}/blobs/uploads/`,
+      what: `start upload of ${digest} to ${dst.registry}/${dst.repository}`,
+    });
+    await start.arrayBuffer();
+    const location = start.headers.get('location');
+    if (!location) throw new RegistryError(`${dst.registry} started an upload without a Location`);
+    // The Location may be relative or absolute (even on another host).
+    const url = new URL(location, apiBase(dst.registry));
+    url.searchParams.set('digest', digest);
+    return url;
   }
 
   private scopes(spec: RequestSpec): string[] {

@@ -19,9 +19,14 @@ export interface TrivyScanArgsOptions {
   ignoreUnfixed: boolean;
   /** One ignore file (several trivyignores are merged into one first). */
   ignoreFile?: string;
+  /** Every package in the report, not only vulnerable ones (what a CycloneDX SBOM is converted from). */
+  listAllPkgs?: boolean;
 }
 
-/** Flags every scan-like invocation takes so it never reaches out except to the registry. */
+/**
+ * Flags every scan takes so it never reaches out except to the registry: both
+ * DBs are fetched once per run before (the Java DB only when a scan needs it).
+ */
 const QUIET_OFFLINE_DB = ['--skip-db-update', '--skip-java-db-update', '--skip-version-check', '--disable-telemetry'];
 
 /**
@@ -41,6 +46,7 @@ export function trivyScanArgs(opts: TrivyScanArgsOptions): string[] {
   if (opts.scanners.length > 0) args.push('--scanners', opts.scanners.join(','));
   if (opts.ignoreUnfixed) args.push('--ignore-unfixed');
   if (opts.ignoreFile) args.push('--ignorefile', opts.ignoreFile);
+  if (opts.listAllPkgs) args.push('--list-all-pkgs');
   if (opts.target.kind === 'remote') args.push(opts.target.ref);
   return args;
 }
@@ -57,6 +63,22 @@ export function trivyDbDownloadArgs(opts: TrivyDbDownloadArgsOptions): string[] 
   if (opts.dbRepository) args.push('--db-repository', opts.dbRepository);
   args.push('--skip-version-check', '--disable-telemetry', '--no-progress');
   return args;
+}
+
+/** `trivy image --download-java-db-only ...`: fetches the Java DB into `<cacheDir>/java-db`. */
+export function trivyJavaDbDownloadArgs(opts: { cacheDir: string; javaDbRepository?: string }): string[] {
+  const args = ['image', '--download-java-db-only', '--cache-dir', opts.cacheDir];
+  if (opts.javaDbRepository) args.push('--java-db-repository', opts.javaDbRepository);
+  args.push('--skip-version-check', '--disable-telemetry', '--no-progress');
+  return args;
+}
+
+/**
+ * `trivy convert --format cyclonedx ...`: the SBOM of the platform's image from
+ * the very report the gate read (made with --list-all-pkgs), so no second pull.
+ */
+export function trivyConvertCycloneDxArgs(reportFile: string, sbomFile: string): string[] {
+  return ['convert', '--format', 'cyclonedx', '--output', sbomFile, reportFile];
 }
 
 /**

@@ -8,15 +8,100 @@ import * as path from 'node:path';
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { CommandError, lastLines, type Exec } from '../exec.js';
-import { trivyDbDownloadArgs } from './args.js';
+import { firstThatServes } from '../util/mirrors.js';
+import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
 
 /** Where trivy fetches the DB from when no repository is given (trivy v0.74.0 pkg/db/db.go). */
 export const DEFAULT_DB_REPOSITORIES = 'mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2';
+/** The same for the Java DB (trivy v0.74.0 pkg/javadb/client.go). */
+export const DEFAULT_JAVA_DB_REPOSITORIES = 'mirror.gcr.io/aquasec/trivy-java-db:1, ghcr.io/aquasecurity/trivy-java-db:1';
+
+export type TrivyDbKind = 'vulnerability' | 'java';
+
+interface DbKind {
+  /** For messages: `vulnerability DB`. */
+  name: string;
+  defaults: string;
+  /** Folder under the cache dir and the files a download leaves there. */
+  dir: string;
+  files: [string, string];
+  args: (cacheDir: string, repository: string) => string[];
+}
+
+const DB_KINDS: Record<TrivyDbKind, DbKind> = {
+  vulnerability: {
+    name: 'vulnerability DB',
+    defaults: DEFAULT_DB_REPOSITORIES,
+    dir: 'db',
+    files: ['trivy.db', 'metadata.json'],
+    args: (cacheDir, dbRepository) => trivyDbDownloadArgs({ cacheDir, dbRepository }),
+  },
+  java: {
+    name: 'Java DB',
+    defaults: DEFAULT_JAVA_DB_REPOSITORIES,
+    dir: 'java-db',
+    files: ['trivy-java.db', 'metadata.json'],
+    args: (cacheDir, javaDbRepository) => trivyJavaDbDownloadArgs({ cacheDir, javaDbRepository }),
+  },
+};
+
+/** `<cacheDir>/db` or `<cacheDir>/java-db`. */
+export function dbDir(kind: TrivyDbKind, cacheDir: string): string {
+  return path.join(cacheDir, DB_KINDS[kind].dir);
+}
+
+/** How a DB source is named in messages: the empty source is trivy's default list. */
+export function dbSourceLabel(kind: TrivyDbKind): (source: string) => string {
+  return (source) => source || `trivy's default (${DB_KINDS[kind].defaults})`;
+}
+
+/**
+ * Downloads one of trivy's DBs, trying the repositories in order (empty list:
+ * trivy's defaults) and returning the one that served. trivy skips the
+ * download itself when the DB in the cache dir is still fresh. A failed
+ * download is an error naming every repository, never a silent pass.
+ */
+export async function downloadDb(
+  exec: Exec,
+  trivyPath: string,
+  kind: TrivyDbKind,
+  cacheDir: string,
+  repositories: readonly string[],
+  onFallback?: (message: string) => void,
+): Promise<string> {
+  const k = DB_KINDS[kind];
+  const dir = dbDir(kind, cacheDir);
+  const attempt = async (repository: string): Promise<void> => {
+    const args = k.args(cacheDir, repository);
+    const r = await exec(trivyPath, args, { allowFailure: true });
+    if (r.exitCode !== 0) {
+      const tail = lastLines(r.stderr || r.stdout, 20);
+      throw new Error(`${CommandError.describe(trivyPath, args, r.exitCode, '')}${tail ? `:\n${tail}` : ''}`);
+    }
+    for (const f of k.files) {
+      if (!(await fileExists(path.join(dir, f)))) throw new Error(`trivy exited 0 but ${dir} has no ${k.files.join(' and ')}`);
+    }
+  };
+  const sources = repositories.length > 0 ? repositories : [''];
+  const served = await firstThatServes(sources, attempt, {
+    what: `trivy's ${k.name}`,
+    label: dbSourceLabel(kind),
+    ...(onFallback ? { onFallback } : {}),
+  });
+  return served.source;
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
 
 export interface DbOptions {
   cacheDir: string;
-  /** Empty: trivy's default repositories. */
-  dbRepository: string;
+  /** Tried in order; empty: trivy's default repositories. */
+  dbRepositories: readonly string[];
 }
 
 export interface DbCacheKeys {
@@ -24,10 +109,10 @@ export interface DbCacheKeys {
   restoreKeys: string[];
 }
 
-/** `trivy-db-<12 hex of the repository>-<YYYY-MM-DD UTC>`; restore falls back to any day. */
-export function dbCacheKeys(dbRepository: string, now: Date): DbCacheKeys {
+/** `trivy-db-<12 hex of the repositories>-<YYYY-MM-DD UTC>`; restore falls back to any day. */
+export function dbCacheKeys(dbRepositories: readonly string[], now: Date): DbCacheKeys {
   const repoHash = createHash('sha256')
-    .update(dbRepository || 'default')
+    .update(dbRepositories.join('\n') || 'default')
     .digest('hex')
     .slice(0, 12);
   const prefix = `trivy-db-${repoHash}-`;
@@ -44,7 +129,6 @@ export interface DbDeps {
   now: () => Date;
   restoreCache: (paths: string[], key: string, restoreKeys: string[]) => Promise<string | undefined>;
   saveCache: (paths: string[], key: string) => Promise<unknown>;
-  fileExists: (file: string) => Promise<boolean>;
   debug: (message: string) => void;
   info: (message: string) => void;
   warning: (message: string) => void;
@@ -56,11 +140,6 @@ export function defaultDbDeps(env: Readonly<Record<string, string | undefined>>)
     now: () => new Date(),
     restoreCache: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
     saveCache: (paths, key) => cache.saveCache(paths, key),
-    fileExists: async (file) =>
-      fs.stat(file).then(
-        (s) => s.isFile(),
-        () => false,
-      ),
     debug: (m) => core.debug(m),
     info: (m) => core.info(m),
     warning: (m) => core.warning(m),
@@ -72,6 +151,8 @@ export interface PreparedDb {
   restoredKey?: string;
   /** True when the DB was saved to the Actions cache. */
   saved: boolean;
+  /** The repository that served (empty: trivy's default list). */
+  source: string;
 }
 
 /**
@@ -82,16 +163,16 @@ export interface PreparedDb {
  */
 export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, deps: Partial<DbDeps> = {}): Promise<PreparedDb> {
   const d: DbDeps = { ...defaultDbDeps(deps.env ?? {}), ...deps };
-  const dbDir = path.join(opts.cacheDir, 'db');
+  const dir = dbDir('vulnerability', opts.cacheDir);
   const useCache = cacheServiceAvailable(d.env);
-  const keys = dbCacheKeys(opts.dbRepository, d.now());
-  const result: PreparedDb = { saved: false };
+  const keys = dbCacheKeys(opts.dbRepositories, d.now());
+  const result: PreparedDb = { saved: false, source: '' };
 
   if (!useCache) {
     d.debug('the Actions cache service is unavailable (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL); not restoring the trivy DB');
   } else {
     try {
-      const hit = await d.restoreCache([dbDir], keys.key, keys.restoreKeys);
+      const hit = await d.restoreCache([dir], keys.key, keys.restoreKeys);
       if (hit) {
         result.restoredKey = hit;
         d.info(`restored the trivy DB from the Actions cache (${hit})`);
@@ -103,28 +184,12 @@ export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, 
     }
   }
 
-  const from = opts.dbRepository || DEFAULT_DB_REPOSITORIES;
-  const args = trivyDbDownloadArgs({ cacheDir: opts.cacheDir, dbRepository: opts.dbRepository });
-  let r;
-  try {
-    r = await exec(trivyPath, args, { allowFailure: true });
-  } catch (err) {
-    throw new Error(`trivy could not download its vulnerability DB from ${from}: ${(err as Error).message}`, { cause: err });
-  }
-  if (r.exitCode !== 0) {
-    const tail = lastLines(r.stderr || r.stdout, 20);
-    throw new Error(
-      `trivy could not download its vulnerability DB from ${from} (${CommandError.describe(trivyPath, args, r.exitCode, '')})${tail ? `:\n${tail}` : ''}`,
-    );
-  }
-  const metadata = path.join(dbDir, 'metadata.json');
-  if (!(await d.fileExists(path.join(dbDir, 'trivy.db'))) || !(await d.fileExists(metadata))) {
-    throw new Error(`trivy could not download its vulnerability DB from ${from}: it exited 0 but ${dbDir} has no trivy.db and metadata.json`);
-  }
+  result.source = await downloadDb(exec, trivyPath, 'vulnerability', opts.cacheDir, opts.dbRepositories, d.warning);
+  d.info(`trivy's vulnerability DB served by ${dbSourceLabel('vulnerability')(result.source)}`);
 
   if (useCache && result.restoredKey !== keys.key) {
     try {
-      await d.saveCache([dbDir], keys.key);
+      await d.saveCache([dir], keys.key);
       result.saved = true;
       d.info(`saved the trivy DB to the Actions cache (${keys.key})`);
     } catch (err) {

@@ -25,16 +25,28 @@ export interface Finding {
   title?: string;
 }
 
+/** A finding with the gate's verdict on it. */
+export interface GatedFinding extends Finding {
+  /** True when it is at or above `fail-on` (it fails the gate). */
+  blocking: boolean;
+}
+
 export interface PlatformScan {
   /** Platform id, e.g. `linux/arm64`. */
   platform: string;
   /** Findings per severity (deduplicated the same way as `findings`), gate or not. */
   counts: Record<Severity, number>;
   passed: boolean;
-  /** Only those at or above the gate, most severe first, deduplicated by id + package. */
-  findings: Finding[];
+  /**
+   * Every finding in the report (trivy keeps only those within `severity`),
+   * most severe first, deduplicated by kind + id + package; the blocking ones
+   * come first since they are the most severe.
+   */
+  findings: GatedFinding[];
   reportFile?: string;
   sarifFile?: string;
+  /** The CycloneDX SBOM converted from the report (with `sbom-attach`). */
+  sbomFile?: string;
 }
 
 const RANK: Record<Severity, number> = { UNKNOWN: 0, LOW: 1, MEDIUM: 2, HIGH: 3, CRITICAL: 4 };
@@ -139,12 +151,17 @@ function countFindings(findings: readonly Finding[]): Record<Severity, number> {
   return counts;
 }
 
-/** Decides one platform's gate. `failOn: 'none'` always passes and keeps no findings. */
+/** Decides one platform's gate. With `failOn: 'none'` nothing blocks, so it always passes. */
 export function evaluateGate(platformId: string, report: TrivyReport, failOn: FailOn): PlatformScan {
   const all = reportFindings(report);
   const threshold = gateThreshold(failOn);
-  const findings = threshold === undefined ? [] : all.filter((f) => compareSeverity(f.severity, threshold) >= 0);
-  return { platform: platformId, counts: countFindings(all), passed: findings.length === 0, findings };
+  const findings = all.map((f): GatedFinding => ({ ...f, blocking: threshold !== undefined && compareSeverity(f.severity, threshold) >= 0 }));
+  return { platform: platformId, counts: countFindings(all), passed: !findings.some((f) => f.blocking), findings };
+}
+
+/** The findings that fail the gate. */
+export function blockingFindings(scan: Pick<PlatformScan, 'findings'>): GatedFinding[] {
+  return scan.findings.filter((f) => f.blocking);
 }
 
 /** `CRITICAL 1, HIGH 2, MEDIUM 0, LOW 0, UNKNOWN 0` */
@@ -173,9 +190,10 @@ export function gateFailureMessage(scans: readonly PlatformScan[], top = 5): str
   if (failed.length === 0) return '';
   const lines = [`vulnerability gate failed for ${failed.length} of ${scans.length} platform(s):`];
   for (const s of failed) {
+    const blocking = blockingFindings(s);
     lines.push(`${s.platform}: ${formatCounts(s.counts)}`);
-    for (const f of s.findings.slice(0, Math.max(0, top))) lines.push(`  ${formatFinding(f)}`);
-    const rest = s.findings.length - Math.max(0, top);
+    for (const f of blocking.slice(0, Math.max(0, top))) lines.push(`  ${formatFinding(f)}`);
+    const rest = blocking.length - Math.max(0, top);
     if (rest > 0) lines.push(`  ... and ${rest} more at or above the gate`);
   }
   return lines.join('\n');

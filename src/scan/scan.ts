@@ -7,9 +7,11 @@ import { lastLines, type Exec, type ExecResult } from '../exec.js';
 import { platformSlug } from '../platform.js';
 import type { FailOn, PlatformBuild, Severity } from '../model.js';
 import { parseReport } from '../types/trivy.js';
-import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
+import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertCycloneDxArgs, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
 import { evaluateGate, type PlatformScan } from './gate.js';
+import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
 import { sarifCategory, setSarifCategory } from './sarif.js';
+import { sbomFromTrivy } from './sbom.js';
 
 export interface ScanOptions {
   /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
@@ -24,6 +26,12 @@ export interface ScanOptions {
   trivyignores: readonly string[];
   /** When set, a SARIF file `trivy-<slug>.sarif` is written here. */
   sarifDir?: string;
+  /** Write a CycloneDX SBOM `sbom-<slug>.cdx.json` into workDir from the same scan. */
+  sbom?: boolean;
+  /** The Java DB, fetched when this or another scan finds it needs it. */
+  javaDb?: JavaDbOnDemand;
+  /** Told when a scan waits for, or is run again with, the Java DB. */
+  onJavaDb?: (message: string) => void;
   /** Extra environment for trivy (e.g. DOCKER_CONFIG), merged over the process's. */
   env?: Record<string, string>;
   /** Receives trivy's output lines (e.g. to prefix them with the platform). */
@@ -91,9 +99,17 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     scanners: opts.scanners,
     ignoreUnfixed: opts.ignoreUnfixed,
     ignoreFile,
+    listAllPkgs: opts.sbom === true,
   });
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
-  const r = await exec(trivyPath, args, execOpts);
+  await opts.javaDb?.settled();
+  let r = await exec(trivyPath, args, execOpts);
+  if (r.exitCode !== 0 && opts.javaDb && needsJavaDb(`${r.stderr}\n${r.stdout}`)) {
+    opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
+    await opts.javaDb.fetch();
+    await fs.rm(reportFile, { force: true });
+    r = await exec(trivyPath, args, execOpts);
+  }
   if (r.exitCode !== 0) throw failure('scan', platform, r);
 
   let text: string;
@@ -119,5 +135,28 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     await fs.writeFile(sarifFile, setSarifCategory(sarif, sarifCategory(platform)));
     scan.sarifFile = sarifFile;
   }
+  if (opts.sbom) scan.sbomFile = await writeSbom(exec, trivyPath, reportFile, path.join(opts.workDir, `sbom-${slug}.cdx.json`), platform, execOpts);
   return scan;
+}
+
+/** The CycloneDX SBOM of the scanned image, converted from the scan's report. */
+async function writeSbom(
+  exec: Exec,
+  trivyPath: string,
+  reportFile: string,
+  sbomFile: string,
+  platform: string,
+  execOpts: Parameters<Exec>[2],
+): Promise<string> {
+  await fs.rm(sbomFile, { force: true });
+  const c = await exec(trivyPath, trivyConvertCycloneDxArgs(reportFile, sbomFile), execOpts);
+  if (c.exitCode !== 0) throw failure('CycloneDX conversion', platform, c);
+  let text: string;
+  try {
+    text = await fs.readFile(sbomFile, 'utf8');
+  } catch {
+    throw new Error(`trivy convert for ${platform} exited 0 but wrote no SBOM to ${sbomFile}`);
+  }
+  await fs.writeFile(sbomFile, sbomFromTrivy(text, sbomFile).json);
+  return sbomFile;
 }

@@ -15,8 +15,12 @@ if [ ${#BUILDKIT_SOCK} -gt 100 ]; then
   mkdir -p "$(dirname "$BUILDKIT_SOCK")"
 fi
 TRIVY_DB_REPO="$REGISTRY_A/aquasecurity/trivy-db"
+# Ports reserved for testbed/faultproxy.mjs, plain http in buildkitd: 5100 is
+# the usual one in front of A, 5101 in front of B, 5102-5109 for tests.
+FAULTPROXY_PORTS=(5100 5101 5102 5103 5104 5105 5106 5107 5108 5109)
+# actionlint runs Debian's shellcheck on the workflows' run: scripts.
 PACKAGES=(docker.io containerd runc qemu-user-static binfmt-support docker-registry skopeo jq
-  apache2-utils iproute2 xz-utils)
+  apache2-utils iproute2 xz-utils shellcheck)
 FOREIGN_ARCHES=(arm64 armhf)
 
 # --- packages -----------------------------------------------------------------
@@ -97,9 +101,14 @@ wait_for() {
 
 DOCKER_SOCK=/var/run/docker.sock
 docker_up() { DOCKER_HOST="unix://$DOCKER_SOCK" docker info; }
+# dockerd runs containers through the test bed's runc wrapper (lib/builders.sh);
+# one that answers without it is restarted once with it.
 ensure_dockerd() {
-  docker_up >/dev/null 2>&1 && return 0
-  start_service dockerd dockerd --host "unix://$DOCKER_SOCK" --bridge=none --iptables=false --ip6tables=false
+  install_runc_wrapper
+  dockerd_has_wrapper && return 0
+  if docker_up >/dev/null 2>&1; then stop_dockerd_without_wrapper; fi
+  local args; mapfile -t args < <(dockerd_args)
+  start_service dockerd dockerd "${args[@]}"
   wait_for dockerd 60 docker_up
 }
 
@@ -144,16 +153,18 @@ ensure_registries() {
 ensure_buildkitd() {
   local dir="$STATE_DIR/buildkitd"
   mkdir -p "$dir"
-  cat >"$dir/buildkitd.toml" <<TOML
-[worker.oci]
-  enabled = true
-[worker.containerd]
-  enabled = false
-[registry."$REGISTRY_A"]
-  http = true
-[registry."$REGISTRY_B"]
-  http = true
-TOML
+  local config p
+  config=$(
+    printf '[worker.oci]\n  enabled = true\n[worker.containerd]\n  enabled = false\n'
+    for p in "$REGISTRY_A" "$REGISTRY_B" "${FAULTPROXY_PORTS[@]/#/127.0.0.1:}"; do
+      printf '[registry."%s"]\n  http = true\n' "$p"
+    done
+  )
+  # A buildkitd started with another config is restarted once with this one.
+  if [ "$(cat "$dir/buildkitd.toml" 2>/dev/null)" != "$config" ]; then
+    if pid_alive buildkitd; then log "buildkitd.toml changed: restarting buildkitd"; stop_service buildkitd; fi
+    printf '%s\n' "$config" >"$dir/buildkitd.toml"
+  fi
   start_service buildkitd "$TOOLS_BIN/buildkitd" --config "$dir/buildkitd.toml" --root "$dir/root" \
     --addr "unix://$BUILDKIT_SOCK" --oci-worker-net host
   wait_for buildkitd 60 "$TOOLS_BIN/buildctl" --addr "unix://$BUILDKIT_SOCK" debug workers
@@ -242,9 +253,15 @@ export TESTBED_AUTH_USER=testbed
 export TESTBED_AUTH_PASSWORD=$(cat "$STATE_DIR/registry-b/password")
 export TESTBED_BUILDKIT_ENDPOINT=unix://$BUILDKIT_SOCK
 export TESTBED_TRIVY_DB_REPOSITORY=$TRIVY_DB_REPO
+export TESTBED_TRIVY_JAVA_DB_REPOSITORY=$TRIVY_JAVA_DB_REPO
+export TESTBED_DEBIAN_IMAGE=$DEBIAN_REF
+export TESTBED_GOLANG_IMAGE=$GOLANG_REF
 export TESTBED_CONTEXTS=$STATE_DIR/contexts
 export TESTBED_STATE_DIR=$STATE_DIR
 export TESTBED_LOG_DIR=$LOG_DIR
+$(write_builders_env)
+export TESTBED_FAULTPROXY=$TESTBED_DIR/faultproxy.mjs
+export TESTBED_FAULTPROXY_PORTS="${FAULTPROXY_PORTS[*]}"
 export PATH=$TOOLS_BIN:\$PATH
 ENV
 }
@@ -258,5 +275,14 @@ status() {
   done
   log "  registry A: http://$REGISTRY_A (no auth), registry B: http://$REGISTRY_B (htpasswd)"
   log "  buildkitd: unix://$BUILDKIT_SOCK; trivy DB: $TRIVY_DB_REPO:2"
+  log "  fault proxy: node testbed/faultproxy.mjs --upstream $REGISTRY_A --listen 127.0.0.1:PORT (ports ${FAULTPROXY_PORTS[0]}-${FAULTPROXY_PORTS[-1]} are plain http in buildkitd)"
+  builders_status
   log "  env: $STATE_DIR/env"
 }
+
+# shellcheck source=builders.sh
+source "$TESTBED_DIR/lib/builders.sh"
+# shellcheck source=debian.sh
+source "$TESTBED_DIR/lib/debian.sh"
+# shellcheck source=javadb.sh
+source "$TESTBED_DIR/lib/javadb.sh"

@@ -1,0 +1,3 @@
+module github.com/multiarch-build-scan-promote/testbed/binfmt
+
+go 1.26
