@@ -155,8 +155,8 @@ describe('distribute: true, three platforms, pushed', () => {
 
   it('succeeds with a plan job, three leg jobs and a merge job', () => {
     expect({ exitCode: run.exitCode, tail: run.exitCode === 0 ? '' : tail(run) }).toEqual({ exitCode: 0, tail: '' });
-    expect(run.output).toMatch(/\[[^\]]*plan[^\]]*\]\s+✅\s+Success - Main \.\//);
-    expect(run.output).toMatch(/\[[^\]]*merge[^\]]*\]\s+✅\s+Success - Main \.\//);
+    expect(run.output).toMatch(/\[[^\]]*plan[^\]]*\]\s+✅\s+Success - Main (?:\.\/|OWNER\/)/);
+    expect(run.output).toMatch(/\[[^\]]*merge[^\]]*\]\s+✅\s+Success - Main (?:\.\/|OWNER\/)/);
     expect(run.output.match(/leg record multiarch-leg-\S+ stored \(artifact API v4\)/g)).toHaveLength(3);
   });
 
@@ -225,7 +225,7 @@ describe('a leg that fails', () => {
     });
     seconds.buildFails = run.seconds;
     expect(run.exitCode).not.toBe(0);
-    expect(run.output).toMatch(/\[[^\]]*merge[^\]]*\]\s+❌\s+Failure - Main \.\//);
+    expect(run.output).toMatch(/\[[^\]]*merge[^\]]*\]\s+❌\s+Failure - Main (?:\.\/|OWNER\/)/);
     expect(mergeErrors(run)).toMatch(/linux\/arm64: build failed/);
     expect(mergeErrors(run)).not.toMatch(/linux\/amd64: build failed/);
     expect(await listTags(bed.registry, repo)).toEqual([]);
