@@ -1,7 +1,7 @@
 // A distributed run with its dependencies passed in: plan, one leg per
 // platform, merge, through the fake docker/buildx/trivy of support/fake-exec.ts
 // and an in-memory leg store. The merge must give what `mode: all` gives.
-import { afterEach, describe, expect, it, test } from '@jest/globals';
+import { afterEach, describe, expect, it, jest, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +13,9 @@ import type { Inputs } from '../src/model.js';
 import type { LegStore } from '../src/legs/store.js';
 import { parseLegRecord } from '../src/legs/record.js';
 import { FAKE_TRIVY, FakeTools, FIXTURE_IMAGE, fixture, type FakeToolsOptions } from './support/fake-exec.js';
+
+// Each test runs several jobs (and `mode: all` to compare with): more than jest's default 5 s on a loaded machine.
+jest.setTimeout(30_000);
 
 const CONTEXT = '/src/app';
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7'];
