@@ -77,6 +77,9 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     platformTags: '',
     githubToken: '',
     registryTimeout: 60,
+    mode: 'all',
+    runners: [],
+    legKey: '',
     ...over,
   };
 }

@@ -11,7 +11,8 @@ import type { Logger } from './log.js';
 import { readBinfmtEntries } from './qemu/setup.js';
 import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
 import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
-import { runPipeline } from './pipeline/run.js';
+import { runMode } from './pipeline/run.js';
+import { runnerLegStore } from './legs/store.js';
 import type { Runtime } from './pipeline/runtime.js';
 import { saveState } from './state.js';
 import type { Inputs } from './model.js';
@@ -67,8 +68,10 @@ export async function main(): Promise<void> {
     mask: (s) => core.setSecret(s),
     signal: cancel.signal,
   };
+  const legStore = runnerLegStore(env);
+  if (legStore) rt.legStore = legStore;
   try {
-    await runPipeline(inputs, rt);
+    await runMode(inputs, rt);
   } catch (err) {
     core.setFailed(errorMessage(err));
   } finally {

@@ -21,6 +21,14 @@ export interface ImageRef {
 }
 
 export type Tristate = 'auto' | 'true' | 'false';
+/** `all` runs everything in one process; `plan`, `platform` and `merge` are the jobs of a distributed run. */
+export type Mode = 'all' | 'plan' | 'platform' | 'merge';
+
+/** The runner a platform's leg runs on: one label, or a set of labels (self-hosted). */
+export interface RunnerAssignment {
+  platform: Platform;
+  runner: string | string[];
+}
 export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export type FailOn = 'critical' | 'high' | 'medium' | 'low' | 'none';
 
@@ -98,6 +106,14 @@ export interface Inputs {
   platformTags: string;
   /** Pushes to ghcr.io when neither registry-auth nor the docker config has credentials for it. */
   githubToken: string;
+  // distribute
+  mode: Mode;
+  /** One per platform, in `platforms` order, from `runners` and the defaults. */
+  runners: RunnerAssignment[];
+  /** The leg's platform (`mode: platform` only). */
+  platform?: Platform;
+  /** Keeps the leg records of two builds of one image in one run apart. */
+  legKey: string;
 }
 
 /** One line of the `nodes` input: the platforms a node serves and its endpoint. */

@@ -6,6 +6,7 @@ import type { Exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import type { BinfmtEntry } from '../qemu/plan.js';
 import type { PostState } from '../state.js';
+import type { LegStore } from '../legs/store.js';
 
 export interface Runtime {
   exec: Exec;
@@ -35,4 +36,6 @@ export interface Runtime {
   fetchImpl?: typeof fetch;
   /** Aborted when the run is cancelled (SIGTERM/SIGINT to main): in-flight work stops, no tag is written. */
   signal?: AbortSignal;
+  /** Where `mode: platform` leaves its leg record and `merge` finds them; absent without an artifact service. */
+  legStore?: LegStore;
 }

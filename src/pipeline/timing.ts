@@ -32,6 +32,8 @@ export interface RunClock {
   phase<T>(name: PhaseName, fn: () => Promise<T>): Promise<T>;
   /** Wraps a scanner so each platform's scan is timed. */
   scanner(s: Scanner): Scanner;
+  /** Seconds of each platform's scan so far. */
+  scanSeconds(): Record<string, number>;
   /** The timings so far, with each build's time, the total and the waiting time. */
   finish(builds: readonly PlatformBuild[]): PhaseTimings;
 }
@@ -82,6 +84,7 @@ export function runClock(rt: Runtime): RunClock {
         },
       };
     },
+    scanSeconds: () => ({ ...timings.scan }),
     finish(builds) {
       for (const b of builds) timings.build[b.platform.id] = Math.round(b.seconds * 1000) / 1000;
       const end = rt.now();
