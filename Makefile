@@ -7,6 +7,7 @@ help:
 	@echo "make test          bring the test bed up, then run every test"
 	@echo "make testbed-up    install and start the test bed (idempotent)"
 	@echo "make testbed-down  stop what testbed-up started (caches kept)"
+	@echo "make bench         the action against the seed recipe (BENCH_QUICK=1: short)"
 
 # `npm ci` refuses this lock file here: the npm registry this machine reaches
 # answers 404 for unrs-resolver's bindings of other platforms, so they cannot
@@ -68,7 +69,13 @@ actionlint:
 	@command -v shellcheck >/dev/null || { echo "actionlint: shellcheck is not installed: run 'make testbed-up'"; exit 1; }
 	.testbed/bin/actionlint -shellcheck=shellcheck $(ACTIONLINT_FILES)
 
+# The benchmark: the action against the seed recipe and the critical path on
+# this machine (BENCH_ROUNDS=3; BENCH_QUICK=1 for one short round). Needs the
+# test bed up (make testbed-up) and dist/ current.
+bench: node_modules
+	source .testbed/env && node scripts/bench.mjs
+
 demo: node_modules testbed-up
 	source .testbed/env && node scripts/demo.mjs
 
-.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo actionlint
+.PHONY: help testbed-up testbed-down lint build check-dist check-docs unit e2e test demo actionlint bench

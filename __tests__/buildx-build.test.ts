@@ -79,12 +79,15 @@ function inputs(over: Partial<Inputs> = {}): Inputs {
     platformTags: '',
     githubToken: '',
     registryTimeout: 60,
+    mode: 'all',
+    runners: [],
+    legKey: '',
     ...over,
   };
 }
 
 const REGISTRY: BuildArgsOptions = { builder: 'multiarch-abc', metadataFile: '/tmp/m.json', output: { kind: 'registry' }, secretFiles: {} };
-const HEAD = ['buildx', 'build', '--builder', 'multiarch-abc', '--platform'];
+const HEAD = ['buildx', 'build', '--builder', 'multiarch-abc', '--progress', 'rawjson', '--platform'];
 
 describe('buildArgs', () => {
   test.each<[string, Partial<Inputs>, typeof ARM64, Partial<BuildArgsOptions>, string[]]>([

@@ -211,7 +211,7 @@ describe('defaultInstallDeps', () => {
       await deps.chmod(path.join(dir, 'a', 'b', 'dst'), 0o755);
       expect(statSync(path.join(dir, 'a', 'b', 'dst')).mode & 0o777).toBe(0o755);
       process.env.RUNNER_TOOL_CACHE = dir;
-      expect(deps.find('docker-buildx', '0.36.1', 'x64')).toBe('');
+      expect(await deps.find('docker-buildx', '0.36.1', 'x64')).toBe('');
     } finally {
       delete process.env.RUNNER_TOOL_CACHE;
       rmSync(dir, { recursive: true, force: true });

@@ -92,6 +92,12 @@ describe('parseInputs: defaults', () => {
       platformTags: '',
       githubToken: '',
       registryTimeout: 60,
+      mode: 'all',
+      runners: [
+        { platform: { os: 'linux', arch: 'amd64', id: 'linux/amd64' }, runner: 'ubuntu-24.04' },
+        { platform: { os: 'linux', arch: 'arm64', id: 'linux/arm64' }, runner: 'ubuntu-24.04-arm' },
+      ],
+      legKey: '',
     };
     expect(parseWith(IMAGE)).toEqual(expected);
   });
@@ -588,6 +594,7 @@ describe('action.yml', () => {
       'scan-results-file',
       'sarif-files',
       'promoted',
+      'matrix',
     ]);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });

@@ -446,7 +446,8 @@ describe('runPipeline: registry-auth', () => {
     await runPipeline(inputs({ 'registry-auth': `- registry: 127.0.0.1:5000\n  username: ${user}\n  password: ${password}\n` }), r.deps);
 
     const dir = path.join(r.tempDir, 'docker-config');
-    expect(r.tools.calls.length).toBeGreaterThan(10);
+    // builder create + inspect, 3 builds, the DB, 3 scans, the index (manifests are read over HTTP).
+    expect(r.tools.calls.length).toBeGreaterThanOrEqual(10);
     for (const c of r.tools.calls) {
       expect(c.env.DOCKER_CONFIG).toBe(dir);
       const config = JSON.parse(c.dockerConfig ?? '{}') as { auths: Record<string, { auth: string }> };
@@ -758,5 +759,55 @@ describe('runPipeline: bootstrap images', () => {
     const r = setup();
     await runPipeline(inputs(), r.deps);
     expect(r.tools.callsOf('docker', 'pull')).toEqual([]);
+  });
+});
+
+describe('runPipeline: where the time went', () => {
+  /** Each platform's build prints the rawjson progress captured for it on the test bed (the busybox loop). */
+  const PROGRESS = {
+    'linux/amd64': 'progress-emulated-linux-amd64.jsonl',
+    'linux/arm64': 'progress-emulated-linux-arm64.jsonl',
+    'linux/arm/v7': 'progress-emulated-linux-arm-v7.jsonl',
+  };
+
+  it('puts every platform steps and the phase timings in metadata, and names the QEMU factor in the summary and log', async () => {
+    const r = setup({ progress: PROGRESS });
+    const logged: string[] = [];
+    const info = r.deps.log.info;
+    r.deps.log.info = (m) => {
+      logged.push(m);
+      info(m);
+    };
+    await runPipeline(inputs(), r.deps);
+
+    const metadata = json<{
+      platforms: Record<string, { steps: { name: string; seconds: number; cached: boolean }[] }>;
+      timings: { build: Record<string, number>; scan: Record<string, number>; [phase: string]: unknown };
+    }>(r.outputs.metadata);
+    for (const p of PLATFORMS) {
+      const steps = metadata.platforms[p]?.steps ?? [];
+      const run = steps.find((s) => s.name.startsWith('[2/2] RUN'));
+      expect(run?.cached).toBe(false);
+      expect(run?.seconds).toBeGreaterThan(0.5);
+      expect(steps.find((s) => s.name.startsWith('[1/2] COPY'))?.cached).toBe(true);
+      expect(metadata.timings.build[p]).toBeGreaterThanOrEqual(0);
+      expect(metadata.timings.scan[p]).toBeGreaterThanOrEqual(0);
+    }
+    for (const phase of ['registries', 'builder', 'qemu', 'index', 'promotion', 'total', 'waiting'])
+      expect(typeof metadata.timings[phase]).toBe('number');
+
+    const md = r.summaries[0] as string;
+    expect(md).toContain('### Where the time went');
+    expect(md).toMatch(/^- `RUN \["\/bin\/busybox", .*` {2}\d+\.\d s on linux\/arm64 \(QEMU\) vs \d+\.\d s on linux\/amd64: \d+\.\dx$/m);
+    expect(md).toContain('FROM --platform=$BUILDPLATFORM');
+    expect(logged.some((l) => /^time: RUN .* on linux\/arm\/v7 \(QEMU\) vs .* on linux\/amd64: \d+\.\dx$/.test(l))).toBe(true);
+    expect(logged.filter((l) => l.startsWith('advice: '))).toHaveLength(3);
+  });
+
+  it('has no time section when the builds printed no progress events', async () => {
+    const r = setup();
+    await runPipeline(inputs(), r.deps);
+    expect(r.summaries[0]).not.toContain('Where the time went');
+    expect(json<{ timings: { total: number } }>(r.outputs.metadata).timings.total).toBeGreaterThan(0);
   });
 });

@@ -16,6 +16,8 @@ const COMMON = [
   '/w/trivy-x.json',
   '--cache-dir',
   '/c',
+  '--cache-backend',
+  'memory',
   '--skip-db-update',
   '--skip-java-db-update',
   '--skip-version-check',
@@ -34,6 +36,11 @@ const base: Omit<TrivyScanArgsOptions, 'target'> = {
 const SEV_ALL = ['--severity', 'UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL'];
 
 describe('trivyScanArgs', () => {
+  it('keeps the layer cache in memory, so parallel platform scans never wait on the one locked cache file', () => {
+    const argv = trivyScanArgs({ ...base, target: { kind: 'remote', ref: REF, platform: 'linux/arm64' } });
+    expect(argv[argv.indexOf('--cache-backend') + 1]).toBe('memory');
+  });
+
   it.each<[string, TrivyScanArgsOptions, string[]]>([
     [
       'a pushed arm64 image by digest',

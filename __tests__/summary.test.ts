@@ -1,5 +1,5 @@
 import { describe, expect, it, test } from '@jest/globals';
-import { formatBytes, renderSummary, type RunReport } from '../src/summary.js';
+import { formatBytes, renderSummary, renderTimeSection, type RunReport } from '../src/summary.js';
 import { parsePlatform } from '../src/platform.js';
 import type { PlatformScan } from '../src/scan/gate.js';
 import type { PlatformBuild } from '../src/model.js';
@@ -172,5 +172,54 @@ describe('renderSummary', () => {
     );
     expect(md).not.toContain('Promoted:');
     expect(rows(md)[0]).toContain(`| \`${AMD64}\` |  | 0 |`);
+  });
+});
+
+describe('Where the time went', () => {
+  const T0 = Date.parse('2026-12-02T00:00:00Z');
+  const ran = (name: string, seconds: number) => ({ name, started: T0, completed: T0 + seconds * 1000, seconds, cached: false });
+  const cached = (name: string) => ({ name, seconds: 0, cached: true });
+
+  it('lists per platform the build time and its slowest steps, the QEMU factor and the advice', () => {
+    const md = renderTimeSection({
+      builds: [
+        build('linux/amd64', AMD64, { seconds: 50, steps: [ran('[1/2] COPY . .', 0.5), ran('[2/2] RUN make', 45)] }),
+        build('linux/arm64', ARM64, { seconds: 420, emulated: true, steps: [ran('[1/2] COPY . .', 0.6), ran('[2/2] RUN make', 412)] }),
+      ],
+      timings: { build: {}, scan: {}, total: 440 },
+    });
+    expect(md.slice(0, 6)).toEqual([
+      '### Where the time went',
+      '',
+      '| Platform | Build | Slowest steps |',
+      '| --- | --- | --- |',
+      '| `linux/amd64` | 50.0 s | `RUN make` 45.0 s, `COPY . .` 0.5 s |',
+      '| `linux/arm64` (QEMU) | 420.0 s | `RUN make` 412.0 s, `COPY . .` 0.6 s |',
+    ]);
+    expect(md).toContain('- `RUN make`  412 s on linux/arm64 (QEMU) vs 45.0 s on linux/amd64: 9.2x');
+    expect(md).toContain('**Advice**');
+    expect(md.filter((l) => l.startsWith('- ')).length).toBe(4);
+  });
+
+  it('gives no factor and no advice for a build with nothing emulated or nothing run', () => {
+    const md = renderTimeSection({
+      builds: [
+        build('linux/amd64', AMD64, { seconds: 1.2, steps: [cached('[1/1] COPY hello.txt /hello.txt')] }),
+        build('linux/arm64', ARM64, { seconds: 1.3, emulated: true, steps: [cached('[1/1] COPY hello.txt /hello.txt')] }),
+      ],
+    });
+    expect(md).toContain('| `linux/arm64` (QEMU) | 1.3 s | all cached |');
+    expect(md.some((l) => l.startsWith('- '))).toBe(false);
+    expect(md).not.toContain('**Advice**');
+  });
+
+  it('is left out when no build reported steps', () => {
+    expect(renderTimeSection({ builds: [build('linux/amd64', AMD64)] })).toEqual([]);
+    expect(renderSummary(report())).not.toContain('Where the time went');
+  });
+
+  it('escapes a pipe in a step name inside the table', () => {
+    const md = renderTimeSection({ builds: [build('linux/amd64', AMD64, { steps: [ran('[1/1] RUN a | b', 2)] })] });
+    expect(md[4]).toContain('`RUN a \\| b` 2.0 s');
   });
 });

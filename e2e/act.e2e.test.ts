@@ -63,8 +63,15 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
     event,
     '-W',
     workflow,
-    '-P',
-    'ubuntu-latest=-self-hosted',
+    // The reusable workflow distributes by default: its leg jobs ask for these labels, and pass
+    // their leg records through act's artifact server.
+    ...['ubuntu-latest', 'ubuntu-24.04', 'ubuntu-24.04-arm'].flatMap((label) => ['-P', `${label}=-self-hosted`]),
+    '--artifact-server-path',
+    path.join(dir, 'artifacts'),
+    '--artifact-server-addr',
+    '127.0.0.1',
+    '--artifact-server-port',
+    String(20000 + Math.floor(Math.random() * 20000)),
     '-e',
     eventFile,
     '--local-repository',

@@ -160,7 +160,7 @@ export async function registrySnapshot(registry: string): Promise<Record<string,
  */
 export function storageFingerprint(name: 'registry-a' | 'registry-b'): string[] {
   const root = `${need('TESTBED_STATE_DIR')}/${name}/storage`;
-  const out = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' });
+  const out = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   return out.split('\n').filter(Boolean).sort();
 }
 

@@ -4,11 +4,12 @@
 // and the inputs within them are checked in a fixed order: the first invalid
 // one is the one reported.
 import * as fs from 'node:fs';
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 import { parseSecrets } from './buildx/build.js';
 import { parseBuildInputs } from './inputs/build.js';
 import { parseBuilderInputs } from './inputs/builder.js';
 import { parseImageInputs } from './inputs/image.js';
+import { parseModeInputs } from './inputs/mode.js';
 import { parsePromoteInputs } from './inputs/promote.js';
 import { parseQemuInputs } from './inputs/qemu.js';
 import { parseScanInputs } from './inputs/scan.js';
@@ -55,5 +56,6 @@ export function parseInputs(get: (name: string) => string, env: InputEnv): Input
   const builder = parseBuilderInputs(r, build.platforms);
   const scan = parseScanInputs(r, env);
   const promote = parsePromoteInputs(r, { ...destination, platforms: build.platforms }, env);
-  return { ...build, ...destination, ...qemu, ...builder, ...scan, ...promote };
+  const distribute = parseModeInputs(r, build.platforms);
+  return { ...build, ...destination, ...qemu, ...builder, ...scan, ...promote, ...distribute };
 }

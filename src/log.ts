@@ -1,4 +1,4 @@
-// The logger every phase writes to. main wires it to @actions/core; tests pass
+// The logger every phase writes to. main wires it to the runner commands; tests pass
 // their own. It sits below every module that logs, so none imports main.
 export interface Logger {
   info(message: string): void;

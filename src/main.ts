@@ -1,6 +1,6 @@
 // The action's main step: reads the inputs and wires the real runtime (exec
 // seam, logger, clock, environment, installers, runner outputs) into the pipeline.
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +11,8 @@ import type { Logger } from './log.js';
 import { readBinfmtEntries } from './qemu/setup.js';
 import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
 import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
-import { runPipeline } from './pipeline/run.js';
+import { runMode } from './pipeline/run.js';
+import { runnerLegStore } from './legs/store.js';
 import type { Runtime } from './pipeline/runtime.js';
 import { saveState } from './state.js';
 import type { Inputs } from './model.js';
@@ -26,6 +27,7 @@ const actionsLogger: Logger = {
 
 /** The entry point: real inputs and real dependencies. */
 export async function main(): Promise<void> {
+  const started = { process: Math.round(performance.timeOrigin), main: Date.now() };
   const env = process.env;
   let inputs: Inputs;
   try {
@@ -51,6 +53,7 @@ export async function main(): Promise<void> {
     log: actionsLogger,
     env,
     now: () => Date.now(),
+    started,
     tempDir,
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),
@@ -59,14 +62,16 @@ export async function main(): Promise<void> {
     ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, info), inputs.trivyVersion, inputs.trivyBaseUrl),
     setOutput: (n, v) => core.setOutput(n, v),
     writeSummary: async (md) => {
-      if (env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();
+      core.appendSummary(md);
     },
     saveState,
     mask: (s) => core.setSecret(s),
     signal: cancel.signal,
   };
+  const legStore = runnerLegStore(env);
+  if (legStore) rt.legStore = legStore;
   try {
-    await runPipeline(inputs, rt);
+    await runMode(inputs, rt);
   } catch (err) {
     core.setFailed(errorMessage(err));
   } finally {

@@ -21,6 +21,14 @@ export interface ImageRef {
 }
 
 export type Tristate = 'auto' | 'true' | 'false';
+/** `all` runs everything in one process; `plan`, `platform` and `merge` are the jobs of a distributed run. */
+export type Mode = 'all' | 'plan' | 'platform' | 'merge';
+
+/** The runner a platform's leg runs on: one label, or a set of labels (self-hosted). */
+export interface RunnerAssignment {
+  platform: Platform;
+  runner: string | string[];
+}
 export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export type FailOn = 'critical' | 'high' | 'medium' | 'low' | 'none';
 
@@ -103,6 +111,14 @@ export interface Inputs {
   platformTags: string;
   /** Pushes to ghcr.io when neither registry-auth nor the docker config has credentials for it. */
   githubToken: string;
+  // distribute
+  mode: Mode;
+  /** One per platform, in `platforms` order, from `runners` and the defaults. */
+  runners: RunnerAssignment[];
+  /** The leg's platform (`mode: platform` only). */
+  platform?: Platform;
+  /** Keeps the leg records of two builds of one image in one run apart. */
+  legKey: string;
 }
 
 /** One line of the `nodes` input: the platforms a node serves and its endpoint. */
@@ -135,4 +151,38 @@ export interface PlatformBuild {
   node?: string;
   /** True when that node is not on this runner's docker (remote, another docker host). */
   remoteNode?: boolean;
+  /** Each step of the build, in the order it started (from buildx's rawjson progress). */
+  steps?: BuildStep[];
+}
+
+/** One vertex of a platform's build: a Dockerfile step, an internal load, the export. */
+export interface BuildStep {
+  /** As buildkit names it, e.g. `[2/3] RUN make`. */
+  name: string;
+  /** Milliseconds since the epoch; absent for a step that never started (cached or cancelled). */
+  started?: number;
+  completed?: number;
+  seconds: number;
+  cached: boolean;
+  /** The step's error, when it failed (or was cancelled by another step's failure). */
+  error?: string;
+}
+
+/** How long each phase of a run took, in seconds (the `metadata` output's `timings`). */
+export interface PhaseTimings {
+  /** From the start of main to the pipeline's start: reading and checking the inputs. */
+  inputs?: number;
+  registries?: number;
+  builder?: number;
+  qemu?: number;
+  /** Platform id -> its build's wall time. */
+  build: Record<string, number>;
+  /** Platform id -> its scan's wall time. */
+  scan: Record<string, number>;
+  index?: number;
+  promotion?: number;
+  /** From the start of main until the outputs were written. */
+  total?: number;
+  /** Of `total`, the time spent waiting on child processes and registry transfers (overlaps counted once). */
+  waiting?: number;
 }

@@ -21,9 +21,17 @@ export function outputsOf(r: RunReport): Record<string, string> {
     platforms: Object.fromEntries(
       r.builds.map((b) => [
         b.platform.id,
-        { digest: b.digest, emulated: b.remoteNode ? null : b.emulated, ...(b.node ? { node: b.node } : {}), seconds: b.seconds, size: b.size },
+        {
+          digest: b.digest,
+          emulated: b.remoteNode ? null : b.emulated,
+          ...(b.node ? { node: b.node } : {}),
+          seconds: b.seconds,
+          size: b.size,
+          steps: stepsOf(b),
+        },
       ]),
     ),
+    ...(r.timings ? { timings: r.timings } : {}),
   });
   if (r.scanEnabled) {
     out['scan-results'] = JSON.stringify(scanResults(r.scans));
@@ -32,4 +40,9 @@ export function outputsOf(r: RunReport): Record<string, string> {
   }
   out.promoted = JSON.stringify(r.promoted.filter((p) => p.status === 'written').map((p) => `${p.ref}@${p.digest}`));
   return out;
+}
+
+/** A platform's steps for `metadata`: name, seconds (to the millisecond), cached. */
+function stepsOf(b: RunReport['builds'][number]): { name: string; seconds: number; cached: boolean }[] {
+  return (b.steps ?? []).map((s) => ({ name: s.name, seconds: Math.round(s.seconds * 1000) / 1000, cached: s.cached }));
 }

@@ -1,6 +1,6 @@
 // The post step: removes what the run created (a builder it created, its temp
 // directory with any DOCKER_CONFIG). It only warns; it never fails the job.
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 import * as fs from 'node:fs';
 import { execCommand, type Exec } from './exec.js';
 import { removeBuilder } from './buildx/builder.js';

@@ -1,7 +1,7 @@
 // What the post step needs to clean up, saved once by main and read by post.
 // Small and typed; never holds a secret (the DOCKER_CONFIG directory path is
 // saved so post can delete it, not its contents).
-import * as core from '@actions/core';
+import * as core from './util/core.js';
 
 export interface PostState {
   /** A builder this run created (never one the user named). */

@@ -1,8 +1,10 @@
 // The job summary: per platform how it was built and scanned, then the manifest
 // list, its tags and where it was promoted. Rendering is pure; main writes it.
 import { blockingFindings, type PlatformScan } from './scan/gate.js';
-import type { PlatformBuild, Severity } from './model.js';
+import type { PhaseTimings, PlatformBuild, Severity } from './model.js';
 import { describeWrites, type WriteReport } from './promote/ledger.js';
+import { comparisonLine, timeReport } from './advisor.js';
+import { stepLabel } from './buildx/progress.js';
 
 export interface PromotionRow {
   ref: string;
@@ -34,6 +36,8 @@ export interface RunReport {
   writes?: WriteReport;
   /** SBOM referrers pushed, per platform. */
   sboms?: { platform: string; digest: string }[];
+  /** Seconds per phase (the run clock's). */
+  timings?: PhaseTimings;
 }
 
 const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
@@ -126,5 +130,34 @@ export function renderSummary(r: RunReport): string {
       '',
     );
   }
+  out.push(...renderTimeSection(r));
   return out.join('\n');
+}
+
+function code(s: string): string {
+  return `\`${s.replace(/`/g, "'")}\``;
+}
+
+/** "Where the time went": per platform its build time and slowest steps, QEMU factors, advice. */
+export function renderTimeSection(r: Pick<RunReport, 'builds' | 'timings'>): string[] {
+  const withSteps = r.builds.filter((b) => b.steps?.length);
+  if (!withSteps.length) return [];
+  const t = timeReport(withSteps, r.timings?.total);
+  const out = ['### Where the time went', '', '| Platform | Build | Slowest steps |', '| --- | --- | --- |'];
+  for (const p of t.platforms) {
+    const steps = p.slowest.map((s) => `${cell(code(stepLabel(s.name)))} ${s.seconds.toFixed(1)} s`).join(', ');
+    out.push(`| \`${p.platform}\`${p.emulated ? ' (QEMU)' : ''} | ${p.seconds.toFixed(1)} s | ${steps || 'all cached'} |`);
+  }
+  out.push('');
+  if (t.comparisons.length) out.push(...t.comparisons.map((c) => `- ${comparisonLine({ ...c, step: code(c.step) })}`), '');
+  if (t.advice.length) out.push('**Advice**', '', ...t.advice.map((a) => `- ${a}`), '');
+  return out;
+}
+
+/** The same, for the log: the QEMU factors and the advice, a few lines at most. */
+export function timeLogLines(r: Pick<RunReport, 'builds' | 'timings'>): string[] {
+  const withSteps = r.builds.filter((b) => b.steps?.length);
+  if (!withSteps.length) return [];
+  const t = timeReport(withSteps, r.timings?.total);
+  return [...t.comparisons.map((c) => `time: ${comparisonLine(c)}`), ...t.advice.map((a) => `advice: ${a}`)];
 }

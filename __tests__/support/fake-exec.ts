@@ -154,6 +154,8 @@ export interface FakeToolsOptions {
   metadata?: Record<string, string>;
   /** Platform id -> trivy report fixture `trivy image` writes. Default: DEFAULT_REPORTS. */
   reports?: Record<string, string>;
+  /** Platform id -> a captured `--progress=rawjson` fixture the build prints on stderr. */
+  progress?: Record<string, string>;
   /** Platform id -> how long its build takes (ms). */
   buildMs?: Record<string, number>;
   /** How long each trivy scan takes (ms). */
@@ -373,6 +375,8 @@ export class FakeTools {
     // push-by-digest: the top object and what it references land in the repository, untagged.
     else this.push(top);
     fs.writeFileSync(metadataFile, metadata);
+    const progress = this.opts.progress?.[platform];
+    if (progress) return ok('', fixture(progress));
     return ok('', `#1 [internal] load build definition from Dockerfile\n#12 [${platform}] exporting to image\n#12 DONE 0.4s\n`);
   }
 

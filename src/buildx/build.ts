@@ -1,9 +1,10 @@
 // One platform's `docker buildx build`: argv building, the metadata file, and
 // resolving the pushed object to the platform's image manifest.
 import { platformCacheEntry } from './cache.js';
+import { ProgressReader } from './progress.js';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
-import type { Inputs, Platform } from '../model.js';
+import type { BuildStep, Inputs, Platform } from '../model.js';
 import { platformSlug } from '../platform.js';
 import { digestOf } from '../oci.js';
 import {
@@ -92,7 +93,8 @@ function repeat(flag: string, values: readonly string[]): string[] {
  * each `secrets` id must have a file in `opts.secretFiles`.
  */
 export function buildArgs(inputs: Inputs, platform: Platform, opts: BuildArgsOptions): string[] {
-  const args = ['buildx', 'build', '--builder', opts.builder, '--platform', platform.id];
+  // Structured progress on stderr (--progress rawjson): step timings, and the readable log made from them.
+  const args = ['buildx', 'build', '--builder', opts.builder, '--progress', 'rawjson', '--platform', platform.id];
   args.push('--file', dockerfileFor(inputs, platform));
   args.push('--metadata-file', opts.metadataFile);
   args.push('--output', outputArg(inputs.image, opts.output));
@@ -244,19 +246,27 @@ export async function resolveImageManifest(fetchRaw: FetchRaw, pushedDigest: str
 
 export interface BuildPlatformOptions {
   metadataFile: string;
+  /** Each readable log line (made from the rawjson events; other lines as they are). */
   onLine?: (line: string) => void;
   readFile: (file: string) => Promise<string>;
+  /** The run's clock (milliseconds). */
+  now?: () => number;
 }
 
-/** Runs one platform's build (argv from buildArgs) and reads its metadata file. */
+/** Runs one platform's build (argv from buildArgs), reading its progress events, then its metadata file. */
 export async function buildPlatform(
   exec: Exec,
   args: readonly string[],
   opts: BuildPlatformOptions,
-): Promise<BuildResultMetadata & { seconds: number }> {
-  const started = Date.now();
-  await exec('docker', args, opts.onLine ? { onLine: opts.onLine } : {});
-  const seconds = (Date.now() - started) / 1000;
+): Promise<BuildResultMetadata & { seconds: number; steps: BuildStep[] }> {
+  const now = opts.now ?? Date.now;
+  const progress = new ProgressReader();
+  const onLine = (line: string): void => {
+    for (const l of progress.line(line)) opts.onLine?.(l);
+  };
+  const started = now();
+  await exec('docker', args, { onLine });
+  const seconds = (now() - started) / 1000;
   const text = await opts.readFile(opts.metadataFile);
-  return { ...parseMetadata(text), seconds };
+  return { ...parseMetadata(text), seconds, steps: progress.steps() };
 }

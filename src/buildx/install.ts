@@ -1,9 +1,9 @@
 // Makes sure `docker buildx` is at least the wanted version, installing the
 // release binary as the docker CLI plugin when it is missing or older.
+import type * as ToolCache from '@actions/tool-cache';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tc from '@actions/tool-cache';
 import type { Exec } from '../exec.js';
 
 export interface BuildxVersion {
@@ -92,13 +92,16 @@ export interface InstallDeps {
   env: Record<string, string | undefined>;
   home: string;
   downloadTool: (url: string) => Promise<string>;
-  find: (tool: string, version: string, arch: string) => string;
+  find: (tool: string, version: string, arch: string) => string | Promise<string>;
   cacheFile: (source: string, target: string, tool: string, version: string, arch: string) => Promise<string>;
   mkdir: (dir: string) => Promise<void>;
   copyFile: (from: string, to: string) => Promise<void>;
   chmod: (file: string, mode: number) => Promise<void>;
   log: (message: string) => void;
 }
+
+/** @actions/tool-cache, loaded when first used (it brings @actions/http-client and undici: start-up time). */
+const toolCache = (): Promise<typeof ToolCache> => import(/* webpackMode: "eager" */ '@actions/tool-cache');
 
 /** The real dependencies: process facts, @actions/tool-cache and node:fs. */
 export function defaultInstallDeps(exec: Exec, log: (message: string) => void, env: Record<string, string | undefined>): InstallDeps {
@@ -108,9 +111,9 @@ export function defaultInstallDeps(exec: Exec, log: (message: string) => void, e
     arch: process.arch,
     env,
     home: os.homedir(),
-    downloadTool: (url) => tc.downloadTool(url),
-    find: (tool, version, arch) => tc.find(tool, version, arch),
-    cacheFile: (source, target, tool, version, arch) => tc.cacheFile(source, target, tool, version, arch),
+    downloadTool: async (url) => (await toolCache()).downloadTool(url),
+    find: async (tool, version, arch) => (await toolCache()).find(tool, version, arch),
+    cacheFile: async (source, target, tool, version, arch) => (await toolCache()).cacheFile(source, target, tool, version, arch),
     mkdir: async (dir) => {
       await fs.mkdir(dir, { recursive: true });
     },
@@ -153,7 +156,7 @@ export async function ensureBuildx(deps: InstallDeps, wantVersion: string, baseU
   deps.log(have ? `buildx ${have.version} is older than ${want}; installing ${want}` : `buildx is missing; installing ${want}`);
 
   const semver = want.slice(1);
-  let cachedDir = deps.find(TOOL, semver, deps.arch);
+  let cachedDir = await deps.find(TOOL, semver, deps.arch);
   if (!cachedDir) {
     const url = downloadUrl(baseUrl, want, deps.platform, deps.arch);
     deps.log(`downloading ${url}`);

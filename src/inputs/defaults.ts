@@ -11,6 +11,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = {
   provenance: 'false',
   sbom: 'false',
   push: 'auto',
+  mode: 'all',
   qemu: 'auto',
   'qemu-image': 'docker.io/tonistiigi/binfmt:qemu-v9.2.2-52',
   driver: 'docker-container',

@@ -8,6 +8,8 @@ import { CommandError, lastLines } from '../exec.js';
 import { buildArgs, buildPlatform, ociBlobPath, parseSecrets, resolveImageManifest, type FetchRaw } from '../buildx/build.js';
 import { inspectRaw } from '../buildx/imagetools.js';
 import { platformSlug } from '../platform.js';
+import { parseReference } from '../reference.js';
+import type { RegistryClient } from '../registry/client.js';
 import { mapLimit } from '../util/limit.js';
 import type { Inputs, Platform, PlatformBuild } from '../model.js';
 import type { Logger } from '../log.js';
@@ -31,6 +33,13 @@ export interface BuildPhaseDeps {
   signal?: AbortSignal | undefined;
   /** The wait before a build's second attempt (default 2 s, doubled after). */
   toolBackoffMs?: number;
+  /** The run's clock (milliseconds). */
+  now?: () => number;
+  /**
+   * Reads the pushed manifests over HTTP (milliseconds), instead of one
+   * `imagetools inspect --raw` process per manifest (a few hundred each).
+   */
+  registry?: RegistryClient;
 }
 
 export interface BuildPhaseResult {
@@ -83,21 +92,24 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
           metadataFile,
           onLine: (l) => lines.push(l),
           readFile: (f) => fs.promises.readFile(f, 'utf8'),
+          ...(deps.now ? { now: deps.now } : {}),
         });
       },
       {
         what: `${platform.id}: build`,
         retryable: (err) => err instanceof CommandError && buildPushRetryable(attemptOutput(lines, from, err)),
         why: (err) => lastErrorLine(attemptOutput(lines, from, err)),
-        budget: deps.budget,
+        budget: deps.budget ?? deps.registry?.budget,
         log: (m) => deps.log.info(m),
         signal: deps.signal,
         ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
       },
     );
-    const fetchRaw: FetchRaw = inputs.push
-      ? async (d) => (await inspectRaw(exec, deps.builder, `${inputs.image}@${d}`)).raw
-      : (d) => fs.promises.readFile(ociBlobPath(ociDir, d));
+    const fetchRaw: FetchRaw = !inputs.push
+      ? (d) => fs.promises.readFile(ociBlobPath(ociDir, d))
+      : deps.registry
+        ? registryFetch(deps.registry, inputs.image)
+        : async (d) => (await inspectRaw(exec, deps.builder, `${inputs.image}@${d}`)).raw;
     const image = await resolveImageManifest(fetchRaw, meta.digest, platform);
     return {
       platform,
@@ -108,6 +120,7 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
       seconds: meta.seconds,
       size: image.size,
       emulated: deps.emulated.includes(platform.id),
+      steps: meta.steps,
     };
   } catch (err) {
     const tail = lastLines(lines.join('\n'), FAILURE_TAIL);
@@ -124,6 +137,15 @@ async function buildOne(exec: Exec, inputs: Inputs, platform: Platform, deps: On
 function attemptOutput(lines: readonly string[], from: number, err: unknown): string {
   const own = lines.slice(from).join('\n');
   return own.trim() !== '' ? own : err instanceof CommandError ? err.stderr : '';
+}
+
+function registryFetch(registry: RegistryClient, image: string): FetchRaw {
+  const { registry: host, repository } = parseReference(image);
+  return async (digest) => {
+    const m = await registry.getManifest({ registry: host, repository }, digest);
+    if (!m) throw new Error(`${image}@${digest} is not in the registry after the build pushed it`);
+    return m.raw;
+  };
 }
 
 /** Secret values go to 0600 files in the run's temp dir; argv carries only paths. */

@@ -6,6 +6,7 @@ import type { Exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import type { BinfmtEntry } from '../qemu/plan.js';
 import type { PostState } from '../state.js';
+import type { LegStore } from '../legs/store.js';
 
 export interface Runtime {
   exec: Exec;
@@ -14,6 +15,8 @@ export interface Runtime {
   env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds since the epoch. */
   now(): number;
+  /** When the process and main started (`now()` clock), so the timings cover start-up and inputs too. */
+  started?: { process: number; main: number };
   /** This run's own temporary directory (metadata files, DOCKER_CONFIG, reports). */
   tempDir: string;
   /** Node's process.arch of the host. */
@@ -35,4 +38,6 @@ export interface Runtime {
   /** The wait before a tool's second attempt (scan, build push, bootstrap pull); default 2 s. */
   toolBackoffMs?: number;
   signal?: AbortSignal;
+  /** Where `mode: platform` leaves its leg record and `merge` finds them; absent without an artifact service. */
+  legStore?: LegStore;
 }

@@ -40,7 +40,10 @@ export function trivyScanArgs(opts: TrivyScanArgsOptions): string[] {
   } else {
     args.push('--input', opts.target.dir);
   }
-  args.push('--format', 'json', '--output', opts.outputFile, '--cache-dir', opts.cacheDir);
+  // The DBs are read from --cache-dir; the layer cache stays in memory: platform
+  // scans run in parallel, and trivy's on-disk layer cache is one locked file
+  // ("cache may be in use by another process: timeout").
+  args.push('--format', 'json', '--output', opts.outputFile, '--cache-dir', opts.cacheDir, '--cache-backend', 'memory');
   args.push(...QUIET_OFFLINE_DB, '--quiet', '--exit-code', '0');
   if (opts.severity.length > 0) args.push('--severity', opts.severity.join(','));
   if (opts.scanners.length > 0) args.push('--scanners', opts.scanners.join(','));

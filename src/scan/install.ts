@@ -1,12 +1,12 @@
 // Makes sure the wanted trivy version is available: the one on PATH when it is
 // exactly that version, else the tool cache, else the release archive from
 // `<baseUrl>/v<version>/`, verified against the release's checksums file.
+import type * as ToolCache from '@actions/tool-cache';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as io from '@actions/io';
-import * as tc from '@actions/tool-cache';
 import type { Exec } from '../exec.js';
 
 const TOOL = 'trivy';
@@ -96,13 +96,16 @@ export interface TrivyInstallDeps {
   arch: string;
   /** Full path of a program on PATH, or '' when there is none. */
   which: (tool: string) => Promise<string>;
-  find: (tool: string, version: string, arch: string) => string;
+  find: (tool: string, version: string, arch: string) => string | Promise<string>;
   downloadTool: (url: string) => Promise<string>;
   readFile: (file: string) => Promise<string>;
   extractTar: (file: string) => Promise<string>;
   cacheDir: (dir: string, tool: string, version: string, arch: string) => Promise<string>;
   log: (message: string) => void;
 }
+
+/** @actions/tool-cache, loaded when first used (it brings @actions/http-client and undici: start-up time). */
+const toolCache = (): Promise<typeof ToolCache> => import(/* webpackMode: "eager" */ '@actions/tool-cache');
 
 /** The real dependencies: process facts, @actions/io, @actions/tool-cache and node:fs. */
 export function defaultTrivyInstallDeps(exec: Exec, log: (message: string) => void): TrivyInstallDeps {
@@ -111,11 +114,11 @@ export function defaultTrivyInstallDeps(exec: Exec, log: (message: string) => vo
     platform: process.platform,
     arch: process.arch,
     which: (tool) => io.which(tool, false),
-    find: (tool, version, arch) => tc.find(tool, version, arch),
-    downloadTool: (url) => tc.downloadTool(url),
+    find: async (tool, version, arch) => (await toolCache()).find(tool, version, arch),
+    downloadTool: async (url) => (await toolCache()).downloadTool(url),
     readFile: (file) => fs.readFile(file, 'utf8'),
-    extractTar: (file) => tc.extractTar(file),
-    cacheDir: (dir, tool, version, arch) => tc.cacheDir(dir, tool, version, arch),
+    extractTar: async (file) => (await toolCache()).extractTar(file),
+    cacheDir: async (dir, tool, version, arch) => (await toolCache()).cacheDir(dir, tool, version, arch),
     log,
   };
 }
@@ -166,7 +169,7 @@ export async function ensureTrivy(deps: TrivyInstallDeps, version: string, baseU
     deps.log(`trivy on PATH (${onPath}) is ${have ?? 'of an unknown version'}, not ${want}`);
   }
 
-  const cached = deps.find(TOOL, want, deps.arch);
+  const cached = await deps.find(TOOL, want, deps.arch);
   if (cached) {
     deps.log(`using trivy ${want} from the tool cache`);
     return checkedBinary(deps.exec, path.join(cached, TOOL), want);
