@@ -37,6 +37,10 @@ describe('buildPushRetryable (after buildx exited non-zero)', () => {
     expect(buildPushRetryable(fixture(name))).toBe(true);
   });
 
+  it('retries an imagetools dry run that read a reset connection (captured in the fault campaign)', () => {
+    expect(buildPushRetryable(fixture('imagetools-dry-run-reset'))).toBe(true);
+  });
+
   it('never retries a failing RUN step', () => {
     expect(buildPushRetryable(fixture('buildx-run-step-failed'))).toBe(false);
   });

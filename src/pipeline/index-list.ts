@@ -4,6 +4,8 @@
 // come last, in the tag phase, so a later failure leaves nothing tagged.
 import type { Exec } from '../exec.js';
 import { composeIndex } from '../buildx/imagetools.js';
+import { CommandError } from '../exec.js';
+import { buildPushRetryable, lastErrorLine, retryTool } from '../util/tool-retry.js';
 import { isIndex } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -54,7 +56,14 @@ export async function createManifestList(
     inputs.platforms.map((p) => p.id),
     builds,
   );
-  const list = await composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations));
+  // The dry run only reads the platforms' manifests: one that failed on the registry runs again.
+  const list = await retryTool(() => composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations)), {
+    what: 'manifest list: imagetools create --dry-run',
+    retryable: (err) => err instanceof CommandError && buildPushRetryable(err.stderr),
+    why: (err) => lastErrorLine(err instanceof CommandError ? err.stderr : String(err)),
+    budget: registry.budget,
+    log: (m) => log.info(m),
+  });
   const ref = parseReference(inputs.image);
   const repo = { registry: ref.registry, repository: ref.repository };
   await registry.putManifest(repo, list.digest, { raw: list.raw, mediaType: list.mediaType, digest: list.digest });
