@@ -75,14 +75,6 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
     return trivy;
   })();
   ready.catch(() => undefined); // surfaced through each scan
-  // trivy holds a lock on its scan cache for the whole scan, and a second trivy on the same
-  // cache dir gives up after a short wait ("cache may be in use by another process"): one at a time.
-  let cacheLock: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(f: () => Promise<T>): Promise<T> => {
-    const run = cacheLock.then(f, f);
-    cacheLock = run.catch(() => undefined);
-    return run;
-  };
   return {
     dbSources: () => ({ ...sources }),
     async scan(build) {
@@ -91,25 +83,23 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
       // Only a scan that trivy failed (by exit code) on a registry or the network is run again;
       // the gate's verdict comes from the report of a scan that succeeded, so it is never retried.
       const scanOnce = (): Promise<PlatformScan> =>
-        oneAtATime(() =>
-          scanPlatform(
-            exec,
-            trivy,
-            {
-              workDir: deps.tempDir,
-              cacheDir,
-              severity: inputs.severity,
-              scanners: inputs.scanners,
-              ignoreUnfixed: inputs.ignoreUnfixed,
-              failOn: inputs.failOn,
-              trivyignores: inputs.trivyignores,
-              ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
-              sbom: inputs.sbomAttach,
-              javaDb,
-              onJavaDb: (m) => deps.log.info(m),
-            },
-            build,
-          ),
+        scanPlatform(
+          exec,
+          trivy,
+          {
+            workDir: deps.tempDir,
+            cacheDir,
+            severity: inputs.severity,
+            scanners: inputs.scanners,
+            ignoreUnfixed: inputs.ignoreUnfixed,
+            failOn: inputs.failOn,
+            trivyignores: inputs.trivyignores,
+            ...(inputs.sarif ? { sarifDir: inputs.sarif } : {}),
+            sbom: inputs.sbomAttach,
+            javaDb,
+            onJavaDb: (m) => deps.log.info(m),
+          },
+          build,
         );
       const result = await retryTool(scanOnce, {
         what: `${platform}: scan`,
