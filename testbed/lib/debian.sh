@@ -202,7 +202,7 @@ ensure_golang_image() {
 # Serialised: two test-bed runs at once (several checkouts, one cache) wait
 # for each other instead of building the same thing twice.
 ensure_debian_images() {
-  mkdir -p "$CACHE_DIR/debian"
+  mkdir -p "$CACHE_DIR/debian/oci"
   exec 9>"$CACHE_DIR/debian/.lock"
   flock 9
   ensure_debian_base
