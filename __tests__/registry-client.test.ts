@@ -110,13 +110,15 @@ describe('RegistryClient writes and blobs', () => {
     expect(await client.getManifest(APP, 'latest')).toEqual(m);
   });
 
-  it('putManifest of a manifest whose blobs the repository lacks fails with the registry status', async () => {
-    const { client, manifestDigest } = setup();
+  it('putManifest of a manifest whose blobs the repository lacks is tried again (the registry may not see a blob being committed), then fails with the status and code', async () => {
+    const { registry, client, manifestDigest } = setup();
     const m = await client.getManifest(APP, manifestDigest);
     if (!m) throw new Error('seeded manifest missing');
+    const before = registry.requests.length;
     const err = await rejection(client.putManifest({ registry: HOST, repository: 'org/empty' }, 'v1', m));
     expect(err.status).toBe(400);
-    expect(err.message).toBe(`cannot write ${HOST}/org/empty:v1: ${HOST} answered HTTP 400`);
+    expect(err.message).toBe(`cannot write ${HOST}/org/empty:v1: ${HOST} answered HTTP 400 (MANIFEST_BLOB_UNKNOWN) after 4 attempts`);
+    expect(registry.requests.length - before).toBe(4);
   });
 
   it('blobExists is true only in a repository the blob is linked in', async () => {
@@ -313,7 +315,10 @@ describe('RegistryClient retries', () => {
     expect(await client.resolve(APP, 'v1')).toBe(manifestDigest);
     expect(registry.requests.map((r) => r.status)).toEqual([503, 503, 200]);
     expect(delays).toEqual([100, 200]);
-    expect(logs).toEqual([`read ${HOST}/org/app:v1: HTTP 503, retrying in 0.1s`, `read ${HOST}/org/app:v1: HTTP 503, retrying in 0.2s`]);
+    expect(logs).toEqual([
+      `read ${HOST}/org/app:v1: HTTP 503 (UNAVAILABLE), retrying in 0.1s`,
+      `read ${HOST}/org/app:v1: HTTP 503 (UNAVAILABLE), retrying in 0.2s`,
+    ]);
   });
 
   it('gives up after the policy attempts with the last status, the back-off capped at maxMs', async () => {
@@ -321,7 +326,7 @@ describe('RegistryClient retries', () => {
     registry.inject(HOST, { status: 502 }, 10);
     const err = await rejection(client.getManifest(APP, 'v1'));
     expect(err.status).toBe(502);
-    expect(err.message).toBe(`cannot read ${HOST}/org/app:v1: ${HOST} answered HTTP 502 after 6 attempts`);
+    expect(err.message).toBe(`cannot read ${HOST}/org/app:v1: ${HOST} answered HTTP 502 (UNAVAILABLE) after 6 attempts`);
     expect(registry.requests).toHaveLength(6);
     expect(delays).toEqual([300, 600, 1000, 1000, 1000]);
   });

@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { RegistryClient, RegistryError, type Repo } from '../src/registry/client.js';
 import { RetryBudget } from '../src/registry/retry.js';
 import { CancelledError } from '../src/util/cancel.js';
+import { networkCode } from '../src/registry/attempt.js';
 import { MemoryRegistry, OCI_MANIFEST, sha256 } from './support/memory-registry.js';
 
 const HOST = 'reg.test';
@@ -18,7 +19,7 @@ const manifest = JSON.stringify({
   layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
 });
 
-function setup(opts: { timeoutSeconds?: number; budget?: RetryBudget; signal?: AbortSignal } = {}) {
+function setup(opts: { timeoutSeconds?: number; budget?: RetryBudget; signal?: AbortSignal; sleep?: (ms: number) => Promise<void> } = {}) {
   const registry = new MemoryRegistry().addHost(HOST).addHost(OTHER);
   registry.seedBlob(HOST, APP.repository, config);
   registry.seedBlob(HOST, APP.repository, layer);
@@ -68,6 +69,15 @@ describe('a body cut after the response head (undici: TypeError terminated)', ()
     expect(err.message).toBe(`cannot read ${HOST}/org/app:v1: ${HOST} could not be reached (UND_ERR_SOCKET) after 4 attempt(s)`);
   });
 
+  it('in a streamed blob copy, past the attempts, is blamed on the source registry (the body it sent was cut), not the target', async () => {
+    const { registry, client } = setup();
+    registry.inject(HOST, { truncate: true }, 100, { method: 'GET', path: /\/blobs\// });
+    const err = await rejection(client.copyBlob(APP, { registry: OTHER, repository: 'mirror/app' }, sha256(layer), layer.length));
+    expect(err.message).toBe(
+      `cannot upload blob ${sha256(layer)} to ${OTHER}/mirror/app: ${HOST} could not be reached (UND_ERR_SOCKET) after 12 attempt(s)`,
+    );
+  });
+
   it('in a streamed blob copy restarts the upload from a new POST', async () => {
     const { registry, client } = setup();
     registry.inject(HOST, { truncate: true }, 1, { method: 'GET' });
@@ -107,7 +117,9 @@ describe('the run-wide retry budget', () => {
     registry.inject(HOST, { status: 503 }, 5);
     const err = await rejection(client.ping(HOST));
     expect(budget.used).toBe(2);
-    expect(err.message).toBe(`cannot log in to ${HOST}: ${HOST} answered HTTP 503 after 2 attempts; the run's retry budget (2 retries) is spent`);
+    expect(err.message).toBe(
+      `cannot log in to ${HOST}: ${HOST} answered HTTP 503 (UNAVAILABLE) after 2 attempts; the run's retry budget (2 retries) is spent`,
+    );
   });
 });
 
@@ -135,5 +147,53 @@ describe('deleteManifest and listTags', () => {
     expect(await client.deleteManifest(APP, digest)).toBe('deleted');
     expect(registry.tags(HOST, APP.repository)).toEqual([]);
     expect(await client.listTags({ registry: HOST, repository: 'none' })).toEqual([]);
+  });
+});
+
+describe('an upload is three requests (source GET, POST, PUT)', () => {
+  it("gets the policy's attempts for each of them: 6 failed POSTs (more than one request's 4 attempts) still end in the blob copied", async () => {
+    const delays: number[] = [];
+    const { registry, client } = setup({ sleep: async (ms) => void delays.push(ms) });
+    registry.inject(OTHER, { status: 502 }, 6, { method: 'POST' });
+    await client.copyBlob(APP, { registry: OTHER, repository: 'mirror/app' }, sha256(layer), layer.length);
+    expect(registry.blob(OTHER, 'mirror/app', sha256(layer))?.toString()).toBe(layer);
+    expect(registry.requestsTo(OTHER, 'POST')).toHaveLength(7);
+    // The back-off grows once per round of three attempts.
+    expect(delays).toEqual([10, 10, 10, 20, 20, 20]);
+  });
+
+  it('a small blob upload (POST, PUT) gets twice the attempts of one request, then fails naming the target', async () => {
+    const { registry, client } = setup();
+    registry.inject(OTHER, { status: 503 }, 100, { method: 'POST' });
+    const err = await rejection(client.putBlob({ registry: OTHER, repository: 'mirror/app' }, Buffer.from('small')));
+    expect(err.message).toBe(
+      `cannot upload blob ${sha256('small')} to ${OTHER}/mirror/app: ${OTHER} answered HTTP 503 (UNAVAILABLE) after 8 attempts`,
+    );
+    expect(registry.requestsTo(OTHER, 'POST')).toHaveLength(8);
+  });
+});
+
+describe('networkCode: what a failed fetch says, from the nested causes undici throws', () => {
+  it.each<[string, unknown, string]>([
+    [
+      'a body cut short: fetch failed <- terminated <- UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+      new TypeError('fetch failed', {
+        cause: new TypeError('terminated', {
+          cause: Object.assign(new Error('Response body length does not match content-length header'), {
+            code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+          }),
+        }),
+      }),
+      'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+    ],
+    [
+      'a reset: fetch failed <- ECONNRESET',
+      new TypeError('fetch failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) }),
+      'ECONNRESET',
+    ],
+    ['terminated with no code below it: the innermost message', new TypeError('fetch failed', { cause: new TypeError('terminated') }), 'terminated'],
+    ['a plain error', new Error('other side closed'), 'other side closed'],
+  ])('%s', (_name, err, code) => {
+    expect(networkCode(err)).toBe(code);
   });
 });

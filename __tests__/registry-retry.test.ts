@@ -14,6 +14,9 @@ describe('isTransient', () => {
     ['501 not implemented (will not change)', { status: 501 }, false],
     ['505 HTTP version not supported (will not change)', { status: 505 }, false],
     ['400 bad request', { status: 400 }, false],
+    ['400 MANIFEST_BLOB_UNKNOWN (a blob another writer is committing)', { status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, true],
+    ['400 MANIFEST_INVALID (will not change)', { status: 400, code: 'MANIFEST_INVALID' }, false],
+    ['404 BLOB_UNKNOWN (not there)', { status: 404, code: 'BLOB_UNKNOWN' }, false],
     ['401 unauthorized', { status: 401 }, false],
     ['403 forbidden', { status: 403 }, false],
     ['404 not found', { status: 404 }, false],
@@ -86,6 +89,12 @@ describe('nextDelay', () => {
     ['an unknown host is final', { networkError: 'ENOTFOUND' }, 1, undefined],
   ])('%s', (_name, outcome, attempt, expected) => {
     expect(nextDelay(outcome, attempt, policy, NOW)).toBe(expected);
+  });
+
+  it('an attempt of three requests gets the attempts three times over, its back-off growing once per round', () => {
+    const p: RetryPolicy = { attempts: 2, baseMs: 100, maxMs: 1000 };
+    const delays = [1, 2, 3, 4, 5, 6].map((attempt) => nextDelay({ status: 503 }, attempt, p, NOW, 3));
+    expect(delays).toEqual([100, 100, 100, 200, 200, undefined]);
   });
 
   it('the default policy retries 4 times, 0.5 s doubling', () => {

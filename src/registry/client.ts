@@ -19,8 +19,8 @@ import {
   type Outcome,
   type RetryPolicy,
 } from './retry.js';
+import { Attempt, HttpFailure, drain, failed, networkCode, readAll } from './attempt.js';
 import { CancelledError, sleepUnlessCancelled } from '../util/cancel.js';
-import { errorMessage } from '../util/errors.js';
 
 export interface Repo {
   registry: string;
@@ -86,69 +86,6 @@ interface Answer {
   status: number;
   headers: Headers;
   body: Buffer;
-}
-
-/** A status that is neither ok nor accepted: the attempt failed with it. */
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly retryAfter: string | null,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
-
-/**
- * One attempt's watchdog: aborts the attempt's requests when no byte has
- * flowed for `ms`, and remembers which request it was in.
- */
-class Attempt {
-  private readonly controller = new AbortController();
-  readonly signal: AbortSignal;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  stalled = false;
-  /** `METHOD /path` of the request in flight. */
-  request = '';
-  /** The registry of the request in flight (an upload also reads its source). */
-  registry: string;
-
-  constructor(
-    private readonly ms: number,
-    registry: string,
-    cancel: AbortSignal | undefined,
-  ) {
-    this.registry = registry;
-    this.signal = cancel ? AbortSignal.any([this.controller.signal, cancel]) : this.controller.signal;
-    this.touch();
-  }
-
-  /** Bytes flowed: the stall clock starts again. */
-  touch(): void {
-    this.pause();
-    if (this.stalled) return;
-    this.timer = setTimeout(() => {
-      this.stalled = true;
-      this.controller.abort(new Error(`${this.request} stalled`));
-    }, this.ms);
-  }
-
-  /** While the attempt waits on something with its own clock (the token service). */
-  pause(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  /** A body stream that touches the clock with every chunk. */
-  watch(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    return stream.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform: (chunk, ctl) => {
-          this.touch();
-          ctl.enqueue(chunk);
-        },
-      }),
-    );
-  }
 }
 
 export class RegistryClient {
@@ -295,38 +232,44 @@ export class RegistryClient {
   async putBlob(repo: Repo, data: Buffer): Promise<string> {
     const digest = digestOf(data);
     if (await this.blobExists(repo, digest)) return digest;
-    await this.upload(repo, digest, async () => ({ body: data, length: data.length }));
+    await this.upload(repo, digest, async () => ({ body: data, length: data.length }), 2);
     return digest;
   }
 
   /** Streams one blob from `src` to `dst` (GET, then a monolithic upload). */
   async copyBlob(src: Repo, dst: Repo, digest: string, size: number): Promise<void> {
-    await this.upload(dst, digest, async (ctx) => {
-      const get = await this.send(
-        {
-          repo: src,
-          actions: 'pull',
-          method: 'GET',
-          path: `/v2/${src.repository}/blobs/${digest}`,
-          what: `read blob ${digest} from ${src.registry}/${src.repository}`,
-        },
-        ctx,
-      );
-      if (!get.ok) throw await failed(get);
-      if (!get.body) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
-      ctx.registry = dst.registry;
-      return { body: ctx.watch(get.body), length: size };
-    });
+    await this.upload(
+      dst,
+      digest,
+      async (ctx) => {
+        const get = await this.send(
+          {
+            repo: src,
+            actions: 'pull',
+            method: 'GET',
+            path: `/v2/${src.repository}/blobs/${digest}`,
+            what: `read blob ${digest} from ${src.registry}/${src.repository}`,
+          },
+          ctx,
+        );
+        if (!get.ok) throw await failed(get);
+        if (!get.body) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
+        ctx.registry = dst.registry;
+        return { body: ctx.blameOnError(ctx.watch(get.body), src.registry), length: size };
+      },
+      3,
+    );
   }
 
   /**
    * A monolithic upload: POST opens a session, PUT sends the bytes. One
    * attempt is both, so a failed PUT starts again from a new session (a
-   * registry may drop the session on a failed PUT).
+   * registry may drop the session on a failed PUT). An attempt is `requests`
+   * requests (with the source's GET, three), each given the policy's attempts.
    */
-  private upload(dst: Repo, digest: string, body: NonNullable<RequestSpec['body']>): Promise<void> {
+  private upload(dst: Repo, digest: string, body: NonNullable<RequestSpec['body']>, requests: number): Promise<void> {
     const what = `upload blob ${digest} to ${dst.registry}/${dst.repository}`;
-    return this.retrying(what, dst.registry, async (ctx) => {
+    return this.retrying(what, dst.registry, requests, async (ctx) => {
       const start = await this.read(
         { repo: dst, actions: 'pull,push', method: 'POST', path: `/v2/${dst.repository}/blobs/uploads/`, what: `start upload of ${digest}` },
         ctx,
@@ -350,7 +293,7 @@ export class RegistryClient {
 
   /** One request, retried as a whole (head and body). */
   private exchange(spec: RequestSpec): Promise<Answer> {
-    return this.retrying(spec.what, spec.repo.registry, (ctx) => this.read(spec, ctx));
+    return this.retrying(spec.what, spec.repo.registry, 1, (ctx) => this.read(spec, ctx));
   }
 
   /** One request within an attempt, its body read whole; a status neither ok nor accepted fails the attempt. */
@@ -401,9 +344,10 @@ export class RegistryClient {
    * Runs `attempt` until it succeeds, waiting between tries as the retry
    * policy says while the run's budget lasts; a final answer, a stall past
    * the attempts or the last try becomes a RegistryError that names the
-   * operation and the registry. Cancellation stops it at once.
+   * operation and the registry to blame. Cancellation stops it at once.
+   * `requests`: how many requests one attempt makes (see nextDelay).
    */
-  private async retrying<T>(what: string, registry: string, attempt: (ctx: Attempt) => Promise<T>): Promise<T> {
+  private async retrying<T>(what: string, registry: string, requests: number, attempt: (ctx: Attempt) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       if (this.opts.signal?.aborted) throw new CancelledError(what);
       const ctx = new Attempt(this.timeoutMs, registry, this.opts.signal);
@@ -413,14 +357,14 @@ export class RegistryClient {
       } catch (err) {
         if (this.opts.signal?.aborted) throw new CancelledError(what);
         if (ctx.stalled) outcome = { stalled: this.timeoutMs / 1000, request: ctx.request };
-        else if (err instanceof HttpFailure) outcome = { status: err.status, retryAfter: err.retryAfter };
+        else if (err instanceof HttpFailure) outcome = { status: err.status, retryAfter: err.retryAfter, code: err.code };
         else if (err instanceof RegistryError || err instanceof CancelledError) throw err;
         else outcome = { networkError: networkCode(err) };
       } finally {
         ctx.pause();
       }
-      const where = ctx.registry;
-      let delay = nextDelay(outcome, n, this.retry);
+      const where = ctx.culprit;
+      let delay = nextDelay(outcome, n, this.retry, Date.now(), requests);
       let spent = '';
       if (delay !== undefined && !this.budget.take()) {
         delay = undefined;
@@ -458,7 +402,7 @@ export class RegistryClient {
 
   /** The token service gets the same retries as the registry itself. */
   private fetchToken(url: string, creds: RegistryAuth | undefined, registry: string, what: string): Promise<Answer> {
-    return this.retrying(what, registry, async (ctx) => {
+    return this.retrying(what, registry, 1, async (ctx) => {
       ctx.request = `GET ${new URL(url).pathname} (token service)`;
       const res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {}, signal: ctx.signal });
       ctx.touch();
@@ -467,32 +411,4 @@ export class RegistryClient {
       return { status: res.status, headers: res.headers, body };
     });
   }
-}
-
-async function drain(res: Response): Promise<void> {
-  await res.arrayBuffer().catch(() => undefined);
-}
-
-/** The failure a non-ok answer stands for (its body drained). */
-async function failed(res: Response): Promise<HttpFailure> {
-  await drain(res);
-  return new HttpFailure(res.status, res.headers.get('retry-after'));
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** The most specific code of a network error: undici's cause code, the error's code, else its message. */
-function networkCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
-  return code ?? errorMessage(err);
 }

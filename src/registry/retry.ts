@@ -22,7 +22,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 60;
  * What one attempt ended with: an HTTP status (with Retry-After), a network
  * error code, or a stall (no bytes for `seconds`, in `request`).
  */
-export type Outcome = { status: number; retryAfter?: string | null } | { networkError: string } | { stalled: number; request: string };
+export type Outcome =
+  { status: number; retryAfter?: string | null; code?: string | undefined } | { networkError: string } | { stalled: number; request: string };
 
 /**
  * Network errors that are worth another try: resets, refused while
@@ -47,9 +48,19 @@ const TRANSIENT_NETWORK = new Set([
   'other side closed',
 ]);
 
+/**
+ * A manifest PUT answered MANIFEST_BLOB_UNKNOWN for a blob that was there:
+ * while another client commits the same blob into the same repository, a
+ * registry can miss it for a moment (distribution rewrites the blob's link
+ * file in place; object-store registries are eventually consistent). Seen
+ * with two runs promoting to one repository at once.
+ */
+const TRANSIENT_CODES = new Set(['MANIFEST_BLOB_UNKNOWN']);
+
 export function isTransient(o: Outcome): boolean {
   if ('stalled' in o) return true;
   if ('networkError' in o) return TRANSIENT_NETWORK.has(o.networkError);
+  if (o.status === 400) return o.code !== undefined && TRANSIENT_CODES.has(o.code);
   return o.status === 429 || o.status === 408 || (o.status >= 500 && o.status !== 501 && o.status !== 505);
 }
 
@@ -67,10 +78,13 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
 /**
  * How long to wait before attempt `attempt + 1` (attempt counts from 1), or
  * undefined when there is no retry: the outcome is final or attempts ran out.
+ * An attempt of `requests` requests (an upload: source GET, POST, PUT) gets
+ * the policy's attempts for each of them, its back-off growing once per
+ * round: each request can fail as often as a request on its own.
  */
-export function nextDelay(o: Outcome, attempt: number, policy: RetryPolicy, now = Date.now()): number | undefined {
-  if (!isTransient(o) || attempt >= policy.attempts) return undefined;
-  const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+export function nextDelay(o: Outcome, attempt: number, policy: RetryPolicy, now = Date.now(), requests = 1): number | undefined {
+  if (!isTransient(o) || attempt >= policy.attempts * requests) return undefined;
+  const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (Math.ceil(attempt / requests) - 1));
   if ('status' in o && o.status === 429) {
     const asked = parseRetryAfter(o.retryAfter, now);
     if (asked !== undefined) return Math.min(policy.maxMs, asked);
@@ -108,12 +122,12 @@ export function failureMessage(what: string, registry: string, o: Outcome, attem
   if (o.status === 401 || o.status === 403) {
     return `${what}: ${registry} refused the credentials (HTTP ${o.status}); check registry-auth for ${registry}`;
   }
-  return `${what}: ${registry} answered HTTP ${o.status}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+  return `${what}: ${registry} answered HTTP ${o.status}${o.code ? ` (${o.code})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
 }
 
 /** Short form of an outcome for the retry log line. */
 export function describeOutcome(o: Outcome): string {
   if ('stalled' in o) return `${o.request} stalled for ${o.stalled} s`;
   if ('networkError' in o) return o.networkError;
-  return `HTTP ${o.status}`;
+  return `HTTP ${o.status}${o.code ? ` (${o.code})` : ''}`;
 }
