@@ -14,6 +14,7 @@ import { parseBinfmtEntry } from '../src/qemu/plan.js';
 import type { PostState } from '../src/state.js';
 import type { Inputs } from '../src/model.js';
 import { digestOf } from '../src/oci.js';
+import { TOOL_ATTEMPTS } from '../src/util/tool-retry.js';
 import { composeIndex, FAKE_TRIVY, FakeTools, FIXTURE_IMAGE, fixture, PROVENANCE_MAX, type FakeToolsOptions } from './support/fake-exec.js';
 
 const CONTEXT = '/src/app';
@@ -713,11 +714,11 @@ describe('runPipeline: a registry fault in a scan or a push', () => {
     expectNothingCreated(r);
   });
 
-  it('gives up after 3 scans of a registry that keeps failing, and tags nothing', async () => {
+  it('gives up after 5 scans of a registry that keeps failing, and tags nothing', async () => {
     const r = fast(setup({ failScan: { 'linux/arm64': { exitCode: 1, stderr: fixtureText('trivy-manifest-get-503') } } }));
     const err = await rejection(runPipeline(inputs(), r.deps));
     expect(err.message).toContain('UNAVAILABLE: injected 503');
-    expect(r.tools.scans().filter((s) => s.platform === 'linux/arm64')).toHaveLength(3);
+    expect(r.tools.scans().filter((s) => s.platform === 'linux/arm64')).toHaveLength(TOOL_ATTEMPTS);
     expectNothingCreated(r);
   });
 

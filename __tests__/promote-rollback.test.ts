@@ -63,7 +63,7 @@ describe('tag & promote rollback', () => {
     const err = await failure(
       tagAndPromote(inputs([`${A}/org/app:1.0`], [`${B}/team/app:1.0`, `${B}/team/app:stable`]), digest, [], { log, registry: client }),
     );
-    expect(err.message).toContain(`cannot write ${B}/team/app:stable: ${B} answered HTTP 500 after 2 attempts`);
+    expect(err.message).toContain(`cannot write ${B}/team/app:stable: ${B} answered HTTP 500 (UNAVAILABLE) after 2 attempts`);
     expect(err.writes.wrote).toEqual([]);
     expect(err.writes.notWritten).toEqual([`${B}/team/app:stable`]);
     expect(err.writes.rolledBack).toEqual([

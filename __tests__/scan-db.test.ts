@@ -1,9 +1,10 @@
 import * as fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execCommand, type Exec } from '../src/exec.js';
-import { cacheServiceAvailable, dbCacheKeys, prepareDb, type DbDeps } from '../src/scan/db.js';
+import { cacheServiceAvailable, DB_ATTEMPTS, dbCacheKeys, prepareDb, type DbDeps } from '../src/scan/db.js';
 
 const NOW = new Date('2026-11-23T09:00:00Z');
 
@@ -176,6 +177,65 @@ describe('prepareDb', () => {
       "warning: first/db:2 did not serve trivy's vulnerability DB (FATAL failed to download vulnerability DB from first/db:2); trying second/db:2",
     );
     expect(logs).toContain("info: trivy's vulnerability DB served by second/db:2");
+  });
+
+  /** Stands in for trivy whose download answers with `stderr` (a captured 502 on the DB blob) `failures[repo]` times, then serves. */
+  const flaky = (failures: Record<string, number>, asked: string[]): Exec => {
+    const ok = trivy({ exitCode: 0 });
+    const stderr = readFileSync(path.join(import.meta.dirname, 'fixtures/faults/trivy-db-download-blob-502.txt'), 'utf8');
+    return async (cmd, args, o) => {
+      const repo = args[args.indexOf('--db-repository') + 1] as string;
+      asked.push(repo);
+      if ((failures[repo] ?? 0) > 0) {
+        failures[repo]--;
+        return { exitCode: 1, stdout: '', stderr };
+      }
+      return ok(cmd, args, o);
+    };
+  };
+  const retry = (log: string[]) => ({ log: (m: string) => log.push(m), backoffMs: 1 });
+
+  it('runs the last repository again while it fails on the registry (a 502 on the DB blob), and logs each retry', async () => {
+    const asked: string[] = [];
+    const log: string[] = [];
+    const r = await prepareDb(flaky({ 'only/db:2': 2 }, asked), 'trivy', { cacheDir, dbRepositories: ['only/db:2'], retry: retry(log) }, deps({}));
+    expect(r.source).toBe('only/db:2');
+    expect(asked).toEqual(['only/db:2', 'only/db:2', 'only/db:2']);
+    expect(log).toHaveLength(2);
+    expect(log[0]).toMatch(/^trivy's vulnerability DB from only\/db:2 attempt 1 failed \(.*UNAVAILABLE: injected 502\), retrying in 0\.001 s$/);
+  });
+
+  it('gives up on the last repository after 3 downloads, with a clear error', async () => {
+    const asked: string[] = [];
+    const err = await prepareDb(
+      flaky({ 'only/db:2': 10 }, asked),
+      'trivy',
+      { cacheDir, dbRepositories: ['only/db:2'], retry: retry([]) },
+      deps({}),
+    ).catch((e: unknown) => e as Error);
+    expect(asked).toHaveLength(DB_ATTEMPTS);
+    expect((err as Error).message).toMatch(/^could not get trivy's vulnerability DB from only\/db:2: .*exited with code 1:\n/);
+    expect((err as Error).message).toContain('UNAVAILABLE: injected 502');
+  });
+
+  it('falls back from a failing first repository at once (the next one is its retry)', async () => {
+    const asked: string[] = [];
+    const log: string[] = [];
+    const r = await prepareDb(
+      flaky({ 'first/db:2': 10 }, asked),
+      'trivy',
+      { cacheDir, dbRepositories: ['first/db:2', 'second/db:2'], retry: retry(log) },
+      deps({}),
+    );
+    expect(asked).toEqual(['first/db:2', 'second/db:2']);
+    expect(r.source).toBe('second/db:2');
+    expect(log).toEqual([]);
+  });
+
+  it('never runs a download again that failed for a reason no retry fixes', async () => {
+    const asked: string[] = [];
+    await expect(prepareDb(mirrors([], asked), 'trivy', { cacheDir, dbRepositories: ['only/db:2'], retry: retry([]) }, deps({}))).rejects.toThrow();
+    expect(asked).toEqual(['only/db:2']);
   });
 
   it('names every repository with its own error when none serves', async () => {

@@ -1,7 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { buildPushRetryable, lastErrorLine, retryTool, ToolFailure, trivyRetryable, whyLine } from '../src/util/tool-retry.js';
+import {
+  buildPushRetryable,
+  composeRetryable,
+  lastErrorLine,
+  retryTool,
+  TOOL_ATTEMPTS,
+  ToolFailure,
+  trivyRetryable,
+  whyLine,
+} from '../src/util/tool-retry.js';
 
 // Captured through testbed/faultproxy.mjs at rate 1 on one request kind (scripts/capture-fault-fixtures.sh).
 const fixture = (name: string): string => fs.readFileSync(path.join(import.meta.dirname, 'fixtures/faults', `${name}.txt`), 'utf8');
@@ -51,9 +60,43 @@ describe('buildPushRetryable (after buildx exited non-zero)', () => {
   });
 });
 
+describe('trivyRetryable on the DB download', () => {
+  it('a 502 on the DB blob (the cause on its own line under FATAL) is retried', () => {
+    expect(lastErrorLine(fixture('trivy-db-download-blob-502'))).toMatch(
+      /FATAL.*1 error occurred: \* oci download error: .*UNAVAILABLE: injected 502$/,
+    );
+    expect(trivyRetryable(fixture('trivy-db-download-blob-502'))).toBe(true);
+  });
+
+  it('a missing DB is not', () => {
+    expect(trivyRetryable(fixture('trivy-db-missing'))).toBe(false);
+  });
+});
+
+describe('composeRetryable (the manifest list dry run)', () => {
+  const source = '127.0.0.1:5105/capture/app-x1497@sha256:8497bc56cb9e210e8269ccfd5b1c0ef5bdd1c53519681ce634aa8dda57065e16';
+  it('retries a read the registry failed with a 502', () => {
+    expect(composeRetryable(fixture('imagetools-dry-run-get-502'), [source])).toBe(true);
+  });
+
+  it('retries "not found" for a digest this run pushed (buildx says so of a HEAD that was reset)', () => {
+    expect(composeRetryable(fixture('imagetools-dry-run-not-found'), [source])).toBe(true);
+  });
+
+  it('does not retry "not found" for a reference that is not one of the sources', () => {
+    expect(composeRetryable(fixture('imagetools-dry-run-not-found'), ['127.0.0.1:5105/capture/other@sha256:00'])).toBe(false);
+  });
+
+  it('does not retry a failure no second run fixes', () => {
+    expect(composeRetryable('ERROR: unauthorized: authentication required', [source])).toBe(false);
+  });
+});
+
 describe('lastErrorLine', () => {
   it("joins trivy's '1 error occurred:' with its cause and keeps buildx's final ERROR line", () => {
-    expect(lastErrorLine(fixture('trivy-manifest-get-429'))).toMatch(/^\* remote error: GET .* TOOMANYREQUESTS: injected 429$/);
+    expect(lastErrorLine(fixture('trivy-manifest-get-429'))).toMatch(
+      /\tFATAL\t.*1 error occurred: \* remote error: GET .* TOOMANYREQUESTS: injected 429$/,
+    );
     expect(lastErrorLine(fixture('buildx-manifest-put-500'))).toMatch(
       /^ERROR: failed to build: failed to solve: failed to push .*: unavailable: injected 500$/,
     );
@@ -92,10 +135,18 @@ describe('retryTool', () => {
     ]);
   });
 
-  it('gives up after the last attempt with the last error', async () => {
+  it('gives up after the fifth attempt with the last error, its waits doubling up to four times the first', async () => {
     const log: string[] = [];
     let calls = 0;
     await expect(retryTool(async () => (calls++, Promise.reject(new Error('transient again'))), opts(log))).rejects.toThrow('transient again');
+    expect(calls).toBe(TOOL_ATTEMPTS);
+    expect(TOOL_ATTEMPTS).toBe(5);
+    expect(log.map((l) => l.replace(/.*retrying in /, ''))).toEqual(['0.001 s', '0.002 s', '0.004 s', '0.004 s']);
+  });
+
+  it('takes the number of attempts it is given (bootstrap pulls: 3)', async () => {
+    let calls = 0;
+    await expect(retryTool(async () => (calls++, Promise.reject(new Error('transient'))), opts([], { attempts: 3 }))).rejects.toThrow();
     expect(calls).toBe(3);
   });
 

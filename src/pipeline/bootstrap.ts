@@ -24,6 +24,9 @@ export interface BootstrapSources {
   binfmt?: string;
 }
 
+/** Pulls of one image: fewer than other tool runs, since a failing mirror should soon give way to the next. */
+export const PULL_ATTEMPTS = 3;
+
 /** Pulls the first of `images` that serves, each with retries; throws naming every one that failed. */
 export async function pullFirst(exec: Exec, what: string, images: readonly string[], deps: BootstrapDeps): Promise<string> {
   const served = await firstThatServes(
@@ -41,6 +44,7 @@ export async function pullFirst(exec: Exec, what: string, images: readonly strin
           budget: deps.budget,
           log: (m) => deps.log.info(m),
           signal: deps.signal,
+          attempts: PULL_ATTEMPTS,
           ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
         },
       ),

@@ -5,7 +5,7 @@
 import type { Exec } from '../exec.js';
 import { composeIndex } from '../buildx/imagetools.js';
 import { CommandError } from '../exec.js';
-import { buildPushRetryable, lastErrorLine, retryTool } from '../util/tool-retry.js';
+import { composeRetryable, lastErrorLine, retryTool } from '../util/tool-retry.js';
 import { isIndex } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -50,19 +50,21 @@ export async function createManifestList(
   builds: readonly PlatformBuild[],
   registry: RegistryClient,
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<ManifestList> {
   const sources = indexSources(
     inputs.image,
     inputs.platforms.map((p) => p.id),
     builds,
   );
-  // The dry run only reads the platforms' manifests: one that failed on the registry runs again.
+  // The dry run only reads the platforms' manifests (just pushed): one that failed on the registry runs again.
   const list = await retryTool(() => composeManifestList(exec, builder, sources, indexAnnotations(inputs.annotations)), {
     what: 'manifest list: imagetools create --dry-run',
-    retryable: (err) => err instanceof CommandError && buildPushRetryable(err.stderr),
+    retryable: (err) => err instanceof CommandError && composeRetryable(err.stderr, sources),
     why: (err) => lastErrorLine(err instanceof CommandError ? err.stderr : String(err)),
     budget: registry.budget,
     log: (m) => log.info(m),
+    signal,
   });
   const ref = parseReference(inputs.image);
   const repo = { registry: ref.registry, repository: ref.repository };

@@ -105,7 +105,7 @@ export async function mergeLegs(inputs: Inputs, legs: LegsResult, deps: MergeDep
     if (inputs.sbomAttach) report.sboms = await log.group('SBOM', () => attachSboms(registry, inputs.image, legs.builds, legs.scans, log));
     throwIfCancelled(rt.signal, 'stopped before pushing the manifest list');
     const index = await clock.phase('index', () =>
-      log.group('Manifest list', () => createManifestList(exec, inputs, builder, legs.builds, registry, log)),
+      log.group('Manifest list', () => createManifestList(exec, inputs, builder, legs.builds, registry, log, rt.signal)),
     );
     report.digest = index.digest;
     throwIfCancelled(rt.signal, 'stopped before tagging');

@@ -59,16 +59,23 @@ export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: st
 export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDeps): Scanner {
   const cacheDir = trivyCacheDir(inputs, deps.tempDir, deps.env);
   const sources: DbSources = {};
+  // Every tool retry of this scanner (DB downloads, scans) takes from the run's budget and stops on cancel.
+  const retry = {
+    budget: deps.budget,
+    log: (m: string) => deps.log.info(m),
+    signal: deps.signal,
+    ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
+  };
   const trivyReady = deps.ensureTrivy();
   trivyReady.catch(() => undefined); // surfaced through each scan
   const javaDb = javaDbOnDemand(async () => {
-    const source = await downloadDb(exec, await trivyReady, 'java', cacheDir, inputs.trivyJavaDbRepositories, (m) => deps.log.warning(m));
+    const source = await downloadDb(exec, await trivyReady, 'java', cacheDir, inputs.trivyJavaDbRepositories, (m) => deps.log.warning(m), retry);
     sources.java = dbSourceLabel('java')(source);
     deps.log.info(`trivy's Java DB served by ${sources.java}`);
   });
   const ready = (async () => {
     const trivy = await trivyReady;
-    const db = await prepareDb(exec, trivy, { cacheDir, dbRepositories: inputs.trivyDbRepositories }, { env: deps.env });
+    const db = await prepareDb(exec, trivy, { cacheDir, dbRepositories: inputs.trivyDbRepositories, retry }, { env: deps.env });
     sources.vulnerability = dbSourceLabel('vulnerability')(db.source);
     // A Java DB left by an earlier run is refreshed (trivy skips a fresh one) rather than used stale.
     if (fs.existsSync(path.join(dbDir('java', cacheDir), 'metadata.json'))) await javaDb.fetch();
@@ -102,13 +109,10 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
           build,
         );
       const result = await retryTool(scanOnce, {
+        ...retry,
         what: `${platform}: scan`,
         retryable: (err) => err instanceof ToolFailure && err.step === 'scan' && trivyRetryable(err.output),
         why: whyLine,
-        budget: deps.budget,
-        log: (m) => deps.log.info(m),
-        signal: deps.signal,
-        ...(deps.toolBackoffMs !== undefined ? { backoffMs: deps.toolBackoffMs } : {}),
       });
       deps.log.info(`${build.platform.id}: ${formatCounts(result.counts)}, gate ${inputs.failOn}: ${result.passed ? 'pass' : 'FAIL'}`);
       return result;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as core from '../util/core.js';
 import { CommandError, lastLines, type Exec } from '../exec.js';
 import { firstThatServes } from '../util/mirrors.js';
+import { retryTool, ToolFailure, trivyRetryable, whyLine, type ToolRetryOptions } from '../util/tool-retry.js';
 import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
 
 /** Where trivy fetches the DB from when no repository is given (trivy v0.74.0 pkg/db/db.go). */
@@ -54,11 +55,20 @@ export function dbSourceLabel(kind: TrivyDbKind): (source: string) => string {
   return (source) => source || `trivy's default (${DB_KINDS[kind].defaults})`;
 }
 
+/** Downloads of the last repository in the list: at most this many while it fails on the registry or the network. */
+export const DB_ATTEMPTS = 3;
+
+/** How a failed download is retried: the run's budget, log and cancellation (attempts and what come from here). */
+export type DbRetry = Omit<ToolRetryOptions, 'what' | 'retryable' | 'why' | 'attempts'>;
+
 /**
  * Downloads one of trivy's DBs, trying the repositories in order (empty list:
- * trivy's defaults) and returning the one that served. trivy skips the
- * download itself when the DB in the cache dir is still fresh. A failed
- * download is an error naming every repository, never a silent pass.
+ * trivy's defaults) and returning the one that served. A repository with
+ * another after it falls back at once; the last one is run again while it
+ * fails on the registry or the network (up to DB_ATTEMPTS, with `retry`).
+ * trivy skips the download itself when the DB in the cache dir is still
+ * fresh. A failed download is an error naming every repository, never a
+ * silent pass.
  */
 export async function downloadDb(
   exec: Exec,
@@ -67,21 +77,33 @@ export async function downloadDb(
   cacheDir: string,
   repositories: readonly string[],
   onFallback?: (message: string) => void,
+  retry?: DbRetry,
 ): Promise<string> {
   const k = DB_KINDS[kind];
   const dir = dbDir(kind, cacheDir);
-  const attempt = async (repository: string): Promise<void> => {
+  const once = async (repository: string): Promise<void> => {
     const args = k.args(cacheDir, repository);
     const r = await exec(trivyPath, args, { allowFailure: true });
     if (r.exitCode !== 0) {
       const tail = lastLines(r.stderr || r.stdout, 20);
-      throw new Error(`${CommandError.describe(trivyPath, args, r.exitCode, '')}${tail ? `:\n${tail}` : ''}`);
+      throw new ToolFailure(`${CommandError.describe(trivyPath, args, r.exitCode, '')}${tail ? `:\n${tail}` : ''}`, r.stderr || r.stdout, 'download');
     }
     for (const f of k.files) {
       if (!(await fileExists(path.join(dir, f)))) throw new Error(`trivy exited 0 but ${dir} has no ${k.files.join(' and ')}`);
     }
   };
   const sources = repositories.length > 0 ? repositories : [''];
+  const last = sources.at(-1);
+  const attempt = (repository: string): Promise<void> =>
+    repository !== last || !retry
+      ? once(repository)
+      : retryTool(() => once(repository), {
+          ...retry,
+          what: `trivy's ${k.name} from ${dbSourceLabel(kind)(repository)}`,
+          retryable: (err) => err instanceof ToolFailure && trivyRetryable(err.output),
+          why: whyLine,
+          attempts: DB_ATTEMPTS,
+        });
   const served = await firstThatServes(sources, attempt, {
     what: `trivy's ${k.name}`,
     label: dbSourceLabel(kind),
@@ -101,6 +123,8 @@ export interface DbOptions {
   cacheDir: string;
   /** Tried in order; empty: trivy's default repositories. */
   dbRepositories: readonly string[];
+  /** Retries of the last repository's download (none without it). */
+  retry?: DbRetry;
 }
 
 export interface DbCacheKeys {
@@ -186,7 +210,7 @@ export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, 
     }
   }
 
-  result.source = await downloadDb(exec, trivyPath, 'vulnerability', opts.cacheDir, opts.dbRepositories, d.warning);
+  result.source = await downloadDb(exec, trivyPath, 'vulnerability', opts.cacheDir, opts.dbRepositories, d.warning, opts.retry);
   d.info(`trivy's vulnerability DB served by ${dbSourceLabel('vulnerability')(result.source)}`);
 
   if (useCache && result.restoredKey !== keys.key) {

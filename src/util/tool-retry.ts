@@ -5,9 +5,12 @@
 import { sleepUnlessCancelled } from './cancel.js';
 import { errorMessage } from './errors.js';
 
-/** At most this many runs of a tool for one platform. */
-export const TOOL_ATTEMPTS = 3;
-/** The wait before the second run; doubled before each later one. */
+/**
+ * At most this many runs of a tool for one platform. A scan or the manifest
+ * list's dry run is many requests; at a 20% fault rate 3 runs ran out.
+ */
+export const TOOL_ATTEMPTS = 5;
+/** The wait before the second run; doubled before each later one, up to 4 times this (2, 4, 8, 8 s). */
 export const TOOL_BACKOFF_MS = 2000;
 
 /** What a registry or the network says when a retry can help. */
@@ -34,9 +37,14 @@ export function lastErrorLine(text: string): string {
   const all = lines(text);
   const i = findLastIndex(all, (l) => /\bFATAL\b|^ERROR:|\berror\b/i.test(l));
   if (i < 0) return all.at(-1) ?? '';
-  // trivy puts the cause of "1 error occurred:" on the next line ("* remote error: ...").
+  // trivy puts the cause of "1 error occurred:" on the next line ("* remote error: ...",
+  // "* oci download error: ..."); the two are one error line.
+  const line = all[i] as string;
   const next = all[i + 1];
-  return /\d+ errors? occurred:$/.test(all[i] as string) && next ? `${all[i]} ${next}` : (all[i] as string);
+  const prev = all[i - 1];
+  if (/\d+ errors? occurred:$/.test(line) && next) return `${line} ${next}`;
+  if (line.startsWith('* ') && prev && /\d+ errors? occurred:$/.test(prev)) return `${prev} ${line}`;
+  return line;
 }
 
 function findLastIndex<T>(xs: readonly T[], f: (x: T) => boolean): number {
@@ -75,6 +83,21 @@ export function buildPushRetryable(output: string): boolean {
 }
 
 /**
+ * Whether the manifest list's dry run (`imagetools create --dry-run`, which
+ * only reads the platforms' manifests) is worth running again: as a build's
+ * push, or when buildx says one of `sources` is "not found". Each source is a
+ * digest this run has just pushed and read back, so that is a read that
+ * failed on the registry (buildx reports some failed reads so), not a
+ * missing image.
+ */
+export function composeRetryable(output: string, sources: readonly string[]): boolean {
+  if (buildPushRetryable(output)) return true;
+  const all = lines(output);
+  const final = all[findLastIndex(all, (l) => /^ERROR:/.test(l))];
+  return final !== undefined && sources.some((s) => final.includes(`${s}: not found`));
+}
+
+/**
  * Whether a failed `docker pull` is worth pulling again from the same
  * registry: a 5xx, a reset or a timeout. A rate limit (429, toomanyrequests)
  * is not: it lasts longer than any back-off here, so the next mirror is tried.
@@ -103,7 +126,8 @@ export interface ToolRetryOptions {
 /** Runs `attempt` up to `attempts` times while its failures are retryable and the budget lasts. */
 export async function retryTool<T>(attempt: (n: number) => Promise<T>, o: ToolRetryOptions): Promise<T> {
   const attempts = o.attempts ?? TOOL_ATTEMPTS;
-  let wait = o.backoffMs ?? TOOL_BACKOFF_MS;
+  const first = o.backoffMs ?? TOOL_BACKOFF_MS;
+  let wait = first;
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
@@ -115,7 +139,7 @@ export async function retryTool<T>(attempt: (n: number) => Promise<T>, o: ToolRe
       }
       o.log(`${o.what} attempt ${n} failed (${o.why(err)}), retrying in ${wait / 1000} s`);
       await sleepUnlessCancelled(wait, o.signal, `${o.what} retry`);
-      wait *= 2;
+      wait = Math.min(wait * 2, first * 4);
     }
   }
 }
