@@ -1,5 +1,5 @@
 import { describe, expect, it, test } from '@jest/globals';
-import { mapLimit } from '../src/util/limit.js';
+import { Semaphore, allOrFirstError, mapLimit } from '../src/util/limit.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,5 +77,106 @@ describe('mapLimit', () => {
   it('returns no results for no items', async () => {
     expect(await mapLimit([], 3, async () => 1)).toEqual([]);
     expect(await mapLimit([], 0, async () => 1)).toEqual([]);
+  });
+});
+
+/** A promise with its settling functions outside. */
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+describe('Semaphore', () => {
+  it('runs at most `limit` tasks at once, the others in call order as slots free up', async () => {
+    const sem = new Semaphore(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const results = await Promise.all(
+      [20, 5, 10, 1, 1].map((ms, i) =>
+        sem.run(async () => {
+          order.push(i);
+          peak = Math.max(peak, ++running);
+          await sleep(ms);
+          running--;
+          return i;
+        }),
+      ),
+    );
+    expect(results).toEqual([0, 1, 2, 3, 4]);
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("a task's rejection reaches its caller and frees its slot", async () => {
+    const sem = new Semaphore(1);
+    const boom = new Error('upload failed');
+    await expect(sem.run(async () => Promise.reject(boom))).rejects.toBe(boom);
+    await expect(sem.run(async () => 'next')).resolves.toBe('next');
+    expect(sem.stopped).toBeUndefined();
+  });
+
+  it('after stop, waiting and later tasks reject with the reason without running; the running one finishes', async () => {
+    const sem = new Semaphore(1);
+    const gate = deferred<string>();
+    const ran: string[] = [];
+    const running = sem.run(async () => {
+      ran.push('running');
+      return gate.promise;
+    });
+    const waiting = sem.run(async () => {
+      ran.push('waiting');
+    });
+    const reason = new Error('first failure');
+    sem.stop(reason);
+    sem.stop(new Error('second failure'));
+    await expect(waiting).rejects.toBe(reason);
+    await expect(sem.run(async () => ran.push('later'))).rejects.toBe(reason);
+    gate.resolve('done');
+    await expect(running).resolves.toBe('done');
+    expect(ran).toEqual(['running']);
+    expect(sem.stopped).toEqual({ reason });
+  });
+
+  it('a task handed a slot but stopped before it began does not run', async () => {
+    const sem = new Semaphore(1);
+    const ran: string[] = [];
+    const first = sem.run(async () => {
+      ran.push('first');
+      // Two microtasks on: after the first task's slot went to the second, before the second begins.
+      void Promise.resolve().then(() => queueMicrotask(() => sem.stop('stopped')));
+    });
+    const second = sem.run(async () => ran.push('second'));
+    await first;
+    await expect(second).rejects.toBe('stopped');
+    expect(ran).toEqual(['first']);
+  });
+
+  test.each([0, -1, 1.5, Number.NaN])('refuses a limit of %p', (limit) => {
+    expect(() => new Semaphore(limit)).toThrow(RangeError);
+  });
+});
+
+describe('allOrFirstError', () => {
+  it('resolves with the values in order, typed as a tuple', async () => {
+    const [n, s] = await allOrFirstError([sleep(5).then(() => 1), Promise.resolve('two')]);
+    const typed: [number, string] = [n, s];
+    expect(typed).toEqual([1, 'two']);
+    expect(await allOrFirstError([])).toEqual([]);
+  });
+
+  it('rejects with the rejection that came first in time, not the first in the list, and only once all have settled', async () => {
+    const events: string[] = [];
+    const slow = sleep(30).then(() => events.push('slow settled'));
+    const later = sleep(10).then(() => Promise.reject(new Error('later')));
+    const first = sleep(1).then(() => Promise.reject(new Error('first')));
+    await expect(allOrFirstError([slow, later, first])).rejects.toThrow('first');
+    expect(events).toEqual(['slow settled']);
+  });
+
+  it('rejects with a non-Error reason as it is', async () => {
+    await expect(allOrFirstError([Promise.reject('no'), sleep(1)])).rejects.toBe('no');
   });
 });

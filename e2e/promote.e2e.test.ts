@@ -221,8 +221,15 @@ describe('blob economy', () => {
       `${bed.authRegistry}/${uniqueRepo('eco-b2')}:1`,
       `${bed.registry}/${uniqueRepo('eco-a')}:1`,
     ];
+    // no-cache: layers cached by earlier builds (buildkitd's cache outlives the checkout) could differ per platform.
     const run = runAction(
-      inputs(repo, { platforms: 'linux/amd64,linux/arm64', scan: 'false', 'promote-to': targets.join('\n'), 'registry-auth': auth() }),
+      inputs(repo, {
+        platforms: 'linux/amd64,linux/arm64',
+        scan: 'false',
+        'no-cache': 'true',
+        'promote-to': targets.join('\n'),
+        'registry-auth': auth(),
+      }),
     );
     expect(errorLines(run)).toEqual([]);
     const digests = Object.values(JSON.parse(run.outputs['platform-digests'] ?? '{}') as Record<string, string>);
@@ -239,10 +246,10 @@ describe('blob economy', () => {
     const stats = /blobs: (\d+) uploaded, (\d+) mounted, (\d+) already there/.exec(run.stdout);
     // The first repository in B gets every blob uploaded; the second in B and
     // the one in A (the source registry) get them mounted. A layer the two
-    // platforms share is found already there for the second platform.
+    // platforms share is copied once per repository, not once per platform.
     const shared = references - blobs.size;
     expect(shared).toBeGreaterThan(0);
-    expect(stats?.slice(1, 4).map(Number)).toEqual([blobs.size, 2 * blobs.size, 3 * shared]);
+    expect(stats?.slice(1, 4).map(Number)).toEqual([blobs.size, 2 * blobs.size, 0]);
   });
 });
 
