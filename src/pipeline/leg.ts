@@ -12,7 +12,7 @@ import type { PlatformScan } from '../scan/gate.js';
 import { buildAll } from './build.js';
 import type { PlatformFailure } from './failures.js';
 import { prepareQemu, withPlacement } from './qemu.js';
-import { createScanner, scanQueue, type DbSources } from './scan.js';
+import { scanQueue, type DbSources, type Scanner } from './scan.js';
 import type { EnsuredBuilder } from '../buildx/builder.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Runtime } from './runtime.js';
@@ -41,6 +41,8 @@ export interface LegsDeps {
   registry: RegistryClient;
   /** The bootstrap images (pipeline/bootstrap.ts): which served, and the binfmt image pulled when QEMU registers. */
   boot?: { sources: BootstrapSources; binfmt: () => Promise<string> };
+  /** The run's scanner (trivy and its DB already on their way), when the run scans. */
+  scanner?: Scanner;
 }
 
 /** QEMU only for the platforms this runner cannot run, then every build with its scan as soon as it is built. */
@@ -49,7 +51,7 @@ export async function runLegs(exec: Exec, inputs: Inputs, platforms: readonly Pl
   const { builder, clock } = deps;
   const these = { ...inputs, platforms: [...platforms] };
   const qemu = await clock.phase('qemu', () => log.group('QEMU', () => prepareQemu(exec, these, builder.info, rt, deps.boot?.binfmt)));
-  const scans = inputs.scan ? scanQueue(clock.scanner(createScanner(exec, these, { ...rt, budget: deps.registry.budget }))) : undefined;
+  const scans = inputs.scan && deps.scanner ? scanQueue(deps.scanner) : undefined;
   const built = await buildAll(exec, these, {
     ...rt,
     builder: builder.name,

@@ -17,6 +17,7 @@ import { planMatrix, type Matrix } from './plan.js';
 import { checkRegistries } from './promote.js';
 import type { Runtime } from './runtime.js';
 import { runClock, type RunClock } from './timing.js';
+import { createScanner, type Scanner } from './scan.js';
 import { binfmtImage, withBuildkitImage, type BootstrapDeps, type BootstrapSources } from './bootstrap.js';
 
 export { PipelineError } from './merge.js';
@@ -39,8 +40,8 @@ export async function runMode(inputs: Inputs, rt: Runtime): Promise<RunReport | 
 export async function runPipeline(inputs: Inputs, given: Runtime): Promise<RunReport> {
   const clock = runClock(given);
   const rt = clock.runtime;
-  const { conn, builder, boot } = await prepare(inputs, rt, clock);
-  const legs = await runLegs(conn.exec, inputs, inputs.platforms, rt, { builder, clock, registry: conn.registry, boot });
+  const { conn, builder, boot, scanner } = await prepare(inputs, rt, clock);
+  const legs = await runLegs(conn.exec, inputs, inputs.platforms, rt, { builder, clock, registry: conn.registry, boot, ...scanner });
   return mergeLegs(inputs, legs, { ...conn, builder: async () => builder.name, clock }, rt);
 }
 
@@ -61,9 +62,9 @@ export async function runLeg(inputs: Inputs, platform: Platform, given: Runtime)
   const rt = clock.runtime;
   const store = needStore(rt);
   const startedAt = rt.now();
-  const { conn, builder, boot } = await prepare(inputs, rt, clock);
+  const { conn, builder, boot, scanner } = await prepare(inputs, rt, clock);
   rt.log.info(`leg: building ${platform.id} only`);
-  const legs = await runLegs(conn.exec, inputs, [platform], rt, { builder, clock, registry: conn.registry, boot });
+  const legs = await runLegs(conn.exec, inputs, [platform], rt, { builder, clock, registry: conn.registry, boot, ...scanner });
   const attempt = Number(rt.env.GITHUB_RUN_ATTEMPT || '1');
   const scan = legs.scans[0];
   const files = {
@@ -136,17 +137,26 @@ export async function runMerge(inputs: Inputs, given: Runtime): Promise<RunRepor
   );
 }
 
-/** State for the post step, connections, the registry check and the builder. */
-async function prepare(
-  inputs: Inputs,
-  rt: Runtime,
-  clock: RunClock,
-): Promise<{ conn: Connections; builder: EnsuredBuilder; boot: { sources: BootstrapSources; binfmt: () => Promise<string> } }> {
+interface Prepared {
+  conn: Connections;
+  builder: EnsuredBuilder;
+  boot: { sources: BootstrapSources; binfmt: () => Promise<string> };
+  /** Absent when the run does not scan. */
+  scanner: { scanner: Scanner } | undefined;
+}
+
+/**
+ * State for the post step, connections, the registry check, then the
+ * scanner (trivy and its DB fetched while the builder is set up and the
+ * builds run) and the builder.
+ */
+async function prepare(inputs: Inputs, rt: Runtime, clock: RunClock): Promise<Prepared> {
   const { log } = rt;
   const state: PostState = { tempDir: rt.tempDir };
   rt.saveState(state);
   const conn = connect(inputs, rt);
   if (inputs.push) await clock.phase('registries', () => log.group('Registries', () => checkRegistries(conn.registry, inputs, log)));
+  const scanner = inputs.scan ? { scanner: clock.scanner(createScanner(conn.exec, inputs, { ...rt, budget: conn.registry.budget })) } : undefined;
   // Bootstrap images are pulled first, falling back along their lists; the builder and QEMU get the one that served.
   const sources: BootstrapSources = {};
   const deps = bootDeps(rt, conn);
@@ -155,7 +165,7 @@ async function prepare(
       setupBuilder(conn.exec, await withBuildkitImage(conn.exec, inputs, deps, sources), rt, (name) => rt.saveState({ ...state, builder: name })),
     ),
   );
-  return { conn, builder, boot: { sources, binfmt: binfmtImage(conn.exec, inputs, deps, sources) } };
+  return { conn, builder, boot: { sources, binfmt: binfmtImage(conn.exec, inputs, deps, sources) }, scanner };
 }
 
 function bootDeps(rt: Runtime, conn: Connections): BootstrapDeps {
