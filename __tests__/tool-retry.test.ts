@@ -68,6 +68,13 @@ describe('trivyRetryable on the DB download', () => {
     expect(trivyRetryable(fixture('trivy-db-download-blob-502'))).toBe(true);
   });
 
+  it('a 503 on every request (two causes nested under FATAL) is retried', () => {
+    expect(lastErrorLine(fixture('trivy-db-download-503'))).toMatch(
+      /FATAL.* \* OCI repository error: 1 error occurred: \* Get .*UNAVAILABLE: injected 503$/,
+    );
+    expect(trivyRetryable(fixture('trivy-db-download-503'))).toBe(true);
+  });
+
   it('a missing DB is not', () => {
     expect(trivyRetryable(fixture('trivy-db-missing'))).toBe(false);
   });

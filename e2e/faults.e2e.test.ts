@@ -71,7 +71,7 @@ describe('a 500 on every attempt of one tag PUT, after another tag was written',
     expect(run.outputs.digest).toBeUndefined();
     const message = errorLines(run).join('\n');
     const d = first.outputs.digest;
-    expect(message).toContain(`cannot write ${pb.addr}/${target}:2.0: ${pb.addr} answered HTTP 500 after 5 attempts`);
+    expect(message).toContain(`cannot write ${pb.addr}/${target}:2.0: ${pb.addr} answered HTTP 500 (UNAVAILABLE) after 5 attempts`);
     expect(message).toContain(
       `wrote: none; not written: ${pb.addr}/${target}:2.0; rolled back: ${bed.registry}/${repo}:2.0 (deleted with its manifest ${d})`,
     );
@@ -162,13 +162,17 @@ describe('the trivy DB under faults', () => {
     expect(errorLines(run)).toEqual([]);
     expect(run.summary).toContain(`trivy vulnerability DB from \`${dbRepo}\``);
     expect(run.stdout).toContain(`trying ${dbRepo}`);
+    // A mirror with another after it is not run again: the next one is its retry.
+    expect(run.stdout).not.toMatch(/vulnerability DB from .* attempt 1 failed/);
   }, 180_000);
 
-  it('with every mirror failing, it is a clear error naming each', async () => {
+  it('the only mirror answering 503 is retried at 2 s, then 4 s, then it is a clear error naming it', async () => {
     const bad = await proxy({ upstream: bed.registry, seed: 10, rate: 1, faults: ['503'] });
     const dbRepo = bed.trivyDbRepository.replace(bed.registry, bad.addr);
     const run = runAction(actionInputs(uniqueRepo('dbfail'), { platforms: 'linux/amd64', push: 'false', 'trivy-db-repository': dbRepo }));
     expect(run.exitCode).not.toBe(0);
-    expect(errorLines(run).join('\n')).toContain(dbRepo);
+    const retries = run.stdout.split('\n').filter((l) => l.includes(`trivy's vulnerability DB from ${dbRepo} attempt`));
+    expect(retries.map((l) => / attempt (\d) failed .*retrying in (\d) s$/.exec(l)?.slice(1, 3).join(' '))).toEqual(['1 2', '2 4']);
+    expect(errorLines(run).join('\n')).toContain(`could not get trivy's vulnerability DB from ${dbRepo}`);
   }, 180_000);
 });

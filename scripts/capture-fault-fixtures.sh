@@ -42,6 +42,24 @@ for case in "blob-get 500 trivy-blob-get-500" "manifest-get 503 trivy-manifest-g
   echo "$3: exit $?"
   stop "$pid"
 done
+# The DB download: a 502 on the DB's blob, and a 503 on every request (trivy
+# nests the cause under FATAL).
+for case in "blob-get 502 trivy-db-download-blob-502" "all 503 trivy-db-download-503"; do
+  set -- $case; n=$((n + 1)); port=$((5101 + n))
+  proxy "$port" "$1" "$2"; pid=$!
+  trivy image --download-db-only --db-repository "${TESTBED_TRIVY_DB_REPOSITORY/$TESTBED_REGISTRY/127.0.0.1:$port}" --cache-dir "$tmp/db-$n" \
+    --skip-version-check --no-progress >/dev/null 2>"$OUT/$3.txt"
+  echo "$3: exit $?"
+  stop "$pid"
+done
+# The manifest list's dry run: a 502 on a manifest GET, and a reset HEAD (buildx says "not found").
+for case in "manifest-get 502 imagetools-dry-run-get-502" "manifest-head reset-before-head imagetools-dry-run-not-found"; do
+  set -- $case; n=$((n + 1)); port=$((5101 + n))
+  proxy "$port" "$1" "$2"; pid=$!
+  docker buildx imagetools create --builder "$builder" --dry-run "127.0.0.1:$port/$repo@$index" >/dev/null 2>"$OUT/$3.txt"
+  echo "$3: exit $?"
+  stop "$pid"
+done
 # An input error (not retried): a reference that does not parse.
 trivy image --image-src remote --platform linux/arm64 --cache-dir "$tmp/cache" --skip-db-update --quiet "$TESTBED_REGISTRY/UPPER/Case@sha256:zz" \
   >/dev/null 2>"$OUT/trivy-bad-reference.txt"; echo "trivy-bad-reference: exit $?"

@@ -37,14 +37,14 @@ export function lastErrorLine(text: string): string {
   const all = lines(text);
   const i = findLastIndex(all, (l) => /\bFATAL\b|^ERROR:|\berror\b/i.test(l));
   if (i < 0) return all.at(-1) ?? '';
-  // trivy puts the cause of "1 error occurred:" on the next line ("* remote error: ...",
-  // "* oci download error: ..."); the two are one error line.
+  // trivy lists the causes of "1 error occurred:" on the lines after its FATAL line, nested
+  // ("* remote error: ...", "* OCI repository error: 1 error occurred:", "* Get ...: 503"):
+  // the FATAL line and its causes are one error line.
+  const fatal = findLastIndex(all, (l) => /\bFATAL\b/.test(l));
+  if (fatal >= 0 && all.slice(fatal + 1).every((l) => l.startsWith('* '))) return all.slice(fatal).join(' ');
   const line = all[i] as string;
   const next = all[i + 1];
-  const prev = all[i - 1];
-  if (/\d+ errors? occurred:$/.test(line) && next) return `${line} ${next}`;
-  if (line.startsWith('* ') && prev && /\d+ errors? occurred:$/.test(prev)) return `${prev} ${line}`;
-  return line;
+  return /\d+ errors? occurred:$/.test(line) && next ? `${line} ${next}` : line;
 }
 
 function findLastIndex<T>(xs: readonly T[], f: (x: T) => boolean): number {
