@@ -9,13 +9,15 @@
 // how many succeeded and how many registry retries the runs used.
 //   source .testbed/env && node scripts/fault-campaign.mjs
 // CAMPAIGN_PR=1 runs PR mode instead (push false: reads only, nothing written).
+// CAMPAIGN_PARALLEL (default 1) runs that many at once, each with its own
+// proxies, repositories and seed: the same runs, in less wall time.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, errorLines, runAction } from './runner.mjs';
+import { ROOT, errorLines, runActionAsync } from './runner.mjs';
 
 const env = process.env;
 const need = (name) => {
@@ -28,6 +30,7 @@ const RATE = Number(env.CAMPAIGN_RATE ?? 0.2);
 const RATE_A = Number(env.CAMPAIGN_RATE_A ?? RATE);
 const FIRST_SEED = Number(env.CAMPAIGN_FIRST_SEED ?? 1);
 const PR = env.CAMPAIGN_PR === '1';
+const PARALLEL = Math.max(1, Number(env.CAMPAIGN_PARALLEL ?? 1));
 const A = need('TESTBED_REGISTRY');
 const B = need('TESTBED_AUTH_REGISTRY');
 const USER = need('TESTBED_AUTH_USER');
@@ -144,7 +147,7 @@ async function oneRun(seed) {
       ? { push: 'false' }
       : { 'promote-to': `${pb.addr}/${target}:1.0`, 'registry-auth': `- registry: ${pb.addr}\n  username: ${USER}\n  password: ${PASSWORD}\n` }),
   };
-  const run = runAction(inputs, PR ? { eventName: 'pull_request' } : {});
+  const run = await runActionAsync(inputs, PR ? { eventName: 'pull_request' } : {});
   fs.writeFileSync(path.join(dir, 'run.log'), `${run.stdout}\n${run.stderr ?? ''}`);
   await pa.stop();
   await pb.stop();
@@ -184,22 +187,28 @@ async function oneRun(seed) {
 }
 
 const results = [];
-for (let seed = FIRST_SEED; seed < FIRST_SEED + RUNS; seed++) {
-  const r = await oneRun(seed);
-  results.push(r);
-  const tail = r.verdict === 'failed cleanly' ? ` - ${r.message.slice(0, 220)}` : '';
-  console.log(
-    `seed ${seed}: ${r.verdict} in ${r.seconds.toFixed(0)} s (faults injected A ${r.faultsA}, B ${r.faultsB}; registry retries ${r.retries}, of them scan/build reruns ${r.toolRetries}; manifest PUTs that reached B ${r.bPuts})${tail}`,
-  );
-  for (const p of r.problems) console.log(`  ! ${p}`);
-  if (r.verdict !== 'promoted' && r.verdict !== 'composed') console.log(`  log: ${r.dir}/run.log`);
+let nextSeed = FIRST_SEED;
+async function worker() {
+  while (nextSeed < FIRST_SEED + RUNS) {
+    const seed = nextSeed++;
+    const r = await oneRun(seed);
+    results.push(r);
+    const tail = r.verdict === 'failed cleanly' ? ` - ${r.message.slice(0, 220)}` : '';
+    console.log(
+      `seed ${seed}: ${r.verdict} in ${r.seconds.toFixed(0)} s (faults injected A ${r.faultsA}, B ${r.faultsB}; registry retries ${r.retries}, of them scan/build reruns ${r.toolRetries}; manifest PUTs that reached B ${r.bPuts})${tail}`,
+    );
+    for (const p of r.problems) console.log(`  ! ${p}`);
+    if (r.verdict !== 'promoted' && r.verdict !== 'composed') console.log(`  log: ${r.dir}/run.log`);
+  }
 }
+const started = Date.now();
+await Promise.all(Array.from({ length: Math.min(PARALLEL, RUNS) }, worker));
 const ok = results.filter((r) => r.verdict === 'promoted' || r.verdict === 'composed').length;
 const clean = results.filter((r) => r.verdict === 'failed cleanly').length;
 const broken = results.filter((r) => r.verdict === 'BROKEN').length;
 const retries = results.map((r) => r.retries);
 console.log(
   `fault campaign${PR ? ' (PR mode)' : ''}: ${ok} of ${RUNS} runs succeeded, ${clean} failed cleanly, ${broken} broke the promise; ` +
-    `rate ${RATE_A} on A, ${RATE} on B; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)}, of them scan/build reruns ${results.reduce((a, r) => a + r.toolRetries, 0)} (budget 100 per run, 5 attempts per request)`,
+    `rate ${RATE_A} on A, ${RATE} on B; registry retries per run max ${Math.max(...retries)}, total ${retries.reduce((a, b) => a + b, 0)}, of them scan/build reruns ${results.reduce((a, r) => a + r.toolRetries, 0)} (budget 100 per run, 5 attempts per request); ${PARALLEL} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s wall`,
 );
 process.exit(broken ? 1 : 0);

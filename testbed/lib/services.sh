@@ -165,8 +165,20 @@ ensure_buildkitd() {
     if pid_alive buildkitd; then log "buildkitd.toml changed: restarting buildkitd"; stop_service buildkitd; fi
     printf '%s\n' "$config" >"$dir/buildkitd.toml"
   fi
-  start_service buildkitd "$TOOLS_BIN/buildkitd" --config "$dir/buildkitd.toml" --root "$dir/root" \
-    --addr "unix://$BUILDKIT_SOCK" --oci-worker-net host
+  # The build cache outlives a checkout: buildkitd keeps its root in the
+  # cache dir (a fresh clone then reuses every layer an earlier clone built,
+  # the go-cross example's compile among them). One buildkitd at a time owns
+  # it, through a lock its own process holds (free again once it exits); a
+  # second test bed running meanwhile gets a root of its own.
+  if ! pid_alive buildkitd; then
+    local root="$dir/root" shared="$CACHE_DIR/buildkitd-root"
+    mkdir -p "$CACHE_DIR"
+    if (exec 8>>"$shared.lock" && flock -n 8); then root=$shared; fi
+    log "buildkitd root: $root"
+    # shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
+    start_service buildkitd bash -c 'exec 8>>"$0"; flock -n 8 || exit 75; exec "$@"' "$root.lock" \
+      "$TOOLS_BIN/buildkitd" --config "$dir/buildkitd.toml" --root "$root" --addr "unix://$BUILDKIT_SOCK" --oci-worker-net host
+  fi
   wait_for buildkitd 60 "$TOOLS_BIN/buildctl" --addr "unix://$BUILDKIT_SOCK" debug workers
   pid_alive buildkitd || die "buildkitd exited: $(tail -3 "$LOG_DIR/buildkitd.log")"
 }
