@@ -9,20 +9,31 @@ import type { Runtime } from './runtime.js';
 
 export type BuilderPhaseInputs = Pick<
   Inputs,
-  'builder' | 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig' | 'buildkitdConfigInline' | 'nodes'
+  'builder' | 'driver' | 'driverOpts' | 'endpoint' | 'buildkitdConfig' | 'buildkitdConfigInline' | 'nodes' | 'buildxVersion'
 >;
 
-/** Creates or finds the builder; `onCreated` is told its name before anything can fail after creation. */
+/**
+ * Creates or finds the builder; `onCreated` is told its name before anything
+ * can fail after creation. A buildx to install (`buildx-version`) comes
+ * first; without one, checking the installed buildx runs beside the builder's
+ * set-up (both are docker buildx calls), and a failed check is the error.
+ */
 export async function setupBuilder(
   exec: Exec,
   inputs: BuilderPhaseInputs,
   rt: Pick<Runtime, 'tempDir' | 'builderName' | 'ensureBuildx' | 'log'>,
   onCreated: (name: string) => void,
 ): Promise<EnsuredBuilder> {
-  await rt.ensureBuildx();
+  if (inputs.buildxVersion) await rt.ensureBuildx();
   const configFile = inlineBuildkitdConfig(inputs, rt.tempDir);
-  const b = await ensureBuilder(exec, inputs, { name: rt.builderName, ...(configFile ? { configFile } : {}) });
-  if (b.created) onCreated(b.name);
+  const [check, builder] = await Promise.allSettled([
+    inputs.buildxVersion ? Promise.resolve() : rt.ensureBuildx(),
+    ensureBuilder(exec, inputs, { name: rt.builderName, ...(configFile ? { configFile } : {}) }),
+  ]);
+  if (builder.status === 'fulfilled' && builder.value.created) onCreated(builder.value.name);
+  if (check.status === 'rejected') throw check.reason;
+  if (builder.status === 'rejected') throw builder.reason;
+  const b = builder.value;
   rt.log.info(`${b.created ? 'created' : 'using'} builder ${b.name} (${b.info.driver})`);
   return b;
 }
