@@ -238,6 +238,23 @@ describe('prepareDb', () => {
     expect(asked).toEqual(['only/db:2']);
   });
 
+  it('two runs on one cache dir download one at a time (two trivys replacing one DB fail each other)', async () => {
+    let inside = 0;
+    let overlapped = false;
+    const ok = trivy({ exitCode: 0 });
+    const exclusive: Exec = async (cmd, args, o) => {
+      inside++;
+      overlapped ||= inside > 1;
+      await new Promise((r) => setTimeout(r, 50));
+      inside--;
+      return ok(cmd, args, o);
+    };
+    const opts = { cacheDir, dbRepositories: ['only/db:2'] };
+    const both = await Promise.all([prepareDb(exclusive, 'trivy', opts, deps({})), prepareDb(exclusive, 'trivy', opts, deps({}))]);
+    expect(both.map((r) => r.source)).toEqual(['only/db:2', 'only/db:2']);
+    expect(overlapped).toBe(false);
+  });
+
   it('names every repository with its own error when none serves', async () => {
     const err = await prepareDb(mirrors([], []), 'trivy', { cacheDir, dbRepositories: ['first/db:2', 'second/db:2'] }, deps({})).catch(
       (e: unknown) => e as Error,

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as core from '../util/core.js';
 import { CommandError, lastLines, type Exec } from '../exec.js';
 import { firstThatServes } from '../util/mirrors.js';
+import { withDirLock } from '../util/dir-lock.js';
 import { retryTool, ToolFailure, trivyRetryable, whyLine, type ToolRetryOptions } from '../util/tool-retry.js';
 import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
 
@@ -68,7 +69,7 @@ export type DbRetry = Omit<ToolRetryOptions, 'what' | 'retryable' | 'why' | 'att
  * fails on the registry or the network (up to DB_ATTEMPTS, with `retry`).
  * trivy skips the download itself when the DB in the cache dir is still
  * fresh. A failed download is an error naming every repository, never a
- * silent pass.
+ * silent pass. One run at a time downloads into a cache dir.
  */
 export async function downloadDb(
   exec: Exec,
@@ -104,11 +105,20 @@ export async function downloadDb(
           why: whyLine,
           attempts: DB_ATTEMPTS,
         });
-  const served = await firstThatServes(sources, attempt, {
-    what: `trivy's ${k.name}`,
-    label: dbSourceLabel(kind),
-    ...(onFallback ? { onFallback } : {}),
-  });
+  // Runs sharing the cache dir (legs on one machine, act's jobs, a self-hosted runner's tool cache)
+  // download one at a time: two trivys replacing one DB at once fail each other (seen in the e2e
+  // suite: `unable to get metadata: ... metadata.json: no such file`). The second then finds it fresh.
+  const served = await withDirLock(
+    cacheDir,
+    k.dir,
+    () =>
+      firstThatServes(sources, attempt, {
+        what: `trivy's ${k.name}`,
+        label: dbSourceLabel(kind),
+        ...(onFallback ? { onFallback } : {}),
+      }),
+    { onWait: (m) => retry?.log(m), signal: retry?.signal },
+  );
   return served.source;
 }
 

@@ -1,0 +1,54 @@
+// A lock on a folder shared by several runs (a self-hosted runner's tool
+// cache, act's jobs, the legs of a distributed run on one machine): one run
+// at a time does the work inside. proper-lockfile makes the lock a directory
+// whose mtime its holder refreshes, so a holder that died (in another
+// container too, where its pid means nothing) is seen as stale and broken.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { sleepUnlessCancelled } from './cancel.js';
+
+export interface DirLockOptions {
+  /** Told once when another run holds the lock and this one waits. */
+  onWait?: (message: string) => void;
+  signal?: AbortSignal | undefined;
+  /** How long to wait in all before going on without the lock (default 10 min). */
+  maxWaitMs?: number;
+  /** A lock not refreshed for this long is stale (default 30 s; refreshed every third of it). */
+  staleMs?: number;
+  pollMs?: number;
+}
+
+/**
+ * Runs `fn` holding the lock `<dir>/<name>.lock`, waiting while another run
+ * holds it. After `maxWaitMs` it says so and runs `fn` anyway: a lock is
+ * there to spare work and races, not to stop a run.
+ */
+export async function withDirLock<T>(dir: string, name: string, fn: () => Promise<T>, o: DirLockOptions = {}): Promise<T> {
+  const { lock } = await import(/* webpackMode: "eager" */ 'proper-lockfile');
+  await fs.mkdir(dir, { recursive: true });
+  const lockfilePath = path.join(dir, `${name}.lock`);
+  const stale = o.staleMs ?? 30_000;
+  const deadline = Date.now() + (o.maxWaitMs ?? 10 * 60_000);
+  let release: (() => Promise<void>) | undefined;
+  let waited = false;
+  for (;;) {
+    try {
+      release = await lock(dir, { lockfilePath, realpath: false, stale, update: Math.floor(stale / 3), retries: 0 });
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ELOCKED') throw err;
+      if (Date.now() >= deadline) {
+        o.onWait?.(`${lockfilePath} is still held after ${Math.round((o.maxWaitMs ?? 600_000) / 1000)} s; going on without it`);
+        break;
+      }
+      if (!waited) o.onWait?.(`another run holds ${lockfilePath}; waiting for it`);
+      waited = true;
+      await sleepUnlessCancelled(o.pollMs ?? 250, o.signal, `waiting for ${lockfilePath}`);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await release?.().catch(() => undefined);
+  }
+}
