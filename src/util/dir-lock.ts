@@ -24,7 +24,8 @@ export interface DirLockOptions {
  * there to spare work and races, not to stop a run.
  */
 export async function withDirLock<T>(dir: string, name: string, fn: () => Promise<T>, o: DirLockOptions = {}): Promise<T> {
-  const { lock } = await import(/* webpackMode: "eager" */ 'proper-lockfile');
+  // A CommonJS package: its exports are the ESM default export (in the bundle as in Node).
+  const { lock } = (await import(/* webpackMode: "eager" */ 'proper-lockfile')).default;
   await fs.mkdir(dir, { recursive: true });
   const lockfilePath = path.join(dir, `${name}.lock`);
   const stale = o.staleMs ?? 30_000;
