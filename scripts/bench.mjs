@@ -275,7 +275,9 @@ function setup() {
     run('docker', ['buildx', 'inspect', '--bootstrap', probe]).seconds,
     run('docker', ['buildx', 'rm', probe]).seconds,
   ];
-  console.log(`builder life (not in the figures below): create ${life[0].toFixed(2)} s + inspect ${life[1].toFixed(2)} s + rm ${life[2].toFixed(2)} s`);
+  console.log(
+    `builder life (not in the figures below): create ${life[0].toFixed(2)} s + inspect ${life[1].toFixed(2)} s + rm ${life[2].toFixed(2)} s`,
+  );
   run('docker', ['buildx', 'create', '--name', SEED_BUILDER, '--driver', 'remote', env.TESTBED_BUILDKIT_ENDPOINT]);
   run('docker', ['buildx', 'inspect', '--bootstrap', SEED_BUILDER]);
   // The DB once, for both ways (the action checks it again on every run, as it must).
