@@ -41,7 +41,7 @@ export interface LegsDeps {
   registry: RegistryClient;
   /** The bootstrap images (pipeline/bootstrap.ts): which served, and the binfmt image pulled when QEMU registers. */
   boot?: { sources: BootstrapSources; binfmt: () => Promise<string> };
-  /** The run's scanner (trivy and its DB already on their way), when the run scans. */
+  /** The run's scanner (trivy and its DB already on their way); absent when the run does not scan. */
   scanner?: Scanner;
 }
 
@@ -51,7 +51,7 @@ export async function runLegs(exec: Exec, inputs: Inputs, platforms: readonly Pl
   const { builder, clock } = deps;
   const these = { ...inputs, platforms: [...platforms] };
   const qemu = await clock.phase('qemu', () => log.group('QEMU', () => prepareQemu(exec, these, builder.info, rt, deps.boot?.binfmt)));
-  const scans = inputs.scan && deps.scanner ? scanQueue(deps.scanner) : undefined;
+  const scans = deps.scanner ? scanQueue(deps.scanner) : undefined;
   const built = await buildAll(exec, these, {
     ...rt,
     builder: builder.name,

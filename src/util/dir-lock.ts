@@ -29,7 +29,8 @@ export async function withDirLock<T>(dir: string, name: string, fn: () => Promis
   await fs.mkdir(dir, { recursive: true });
   const lockfilePath = path.join(dir, `${name}.lock`);
   const stale = o.staleMs ?? 30_000;
-  const deadline = Date.now() + (o.maxWaitMs ?? 10 * 60_000);
+  const maxWaitMs = o.maxWaitMs ?? 10 * 60_000;
+  const deadline = Date.now() + maxWaitMs;
   let release: (() => Promise<void>) | undefined;
   let waited = false;
   for (;;) {
@@ -39,7 +40,7 @@ export async function withDirLock<T>(dir: string, name: string, fn: () => Promis
     } catch (err) {
       if ((err as { code?: string }).code !== 'ELOCKED') throw err;
       if (Date.now() >= deadline) {
-        o.onWait?.(`${lockfilePath} is still held after ${Math.round((o.maxWaitMs ?? 600_000) / 1000)} s; going on without it`);
+        o.onWait?.(`${lockfilePath} is still held after ${Math.round(maxWaitMs / 1000)} s; going on without it`);
         break;
       }
       if (!waited) o.onWait?.(`another run holds ${lockfilePath}; waiting for it`);

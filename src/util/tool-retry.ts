@@ -73,10 +73,9 @@ export function trivyRetryable(stderr: string): boolean {
  * ("did not complete successfully") is never retried.
  */
 export function buildPushRetryable(output: string): boolean {
-  const all = lines(output);
-  const final = findLastIndex(all, (l) => /^ERROR:/.test(l));
-  if (final < 0) return false;
-  const line = bare(all[final] as string);
+  const final = finalErrorLine(output);
+  if (final === undefined) return false;
+  const line = bare(final);
   if (/did not complete successfully|failed to compute cache key|dockerfile parse error|failed to read dockerfile/i.test(line)) return false;
   if (PERMANENT.test(line)) return false;
   return /failed to push|exporting to image|failed to export/i.test(line) || TRANSIENT.test(line);
@@ -92,9 +91,14 @@ export function buildPushRetryable(output: string): boolean {
  */
 export function composeRetryable(output: string, sources: readonly string[]): boolean {
   if (buildPushRetryable(output)) return true;
-  const all = lines(output);
-  const final = all[findLastIndex(all, (l) => /^ERROR:/.test(l))];
+  const final = finalErrorLine(output);
   return final !== undefined && sources.some((s) => final.includes(`${s}: not found`));
+}
+
+/** buildx's final `ERROR:` line, if it printed one. */
+function finalErrorLine(output: string): string | undefined {
+  const all = lines(output);
+  return all[findLastIndex(all, (l) => /^ERROR:/.test(l))];
 }
 
 /**
