@@ -7,6 +7,9 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { getInputs } from './context.js';
 import { execCommand } from './exec.js';
+import { directBuildx, pickPlugin, pluginCandidates } from './buildx/command.js';
+import { dockerConfigDir } from './credentials.js';
+import { pluginEntry } from './util/files.js';
 import type { Logger } from './log.js';
 import { readBinfmtEntries } from './qemu/setup.js';
 import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
@@ -25,6 +28,22 @@ const actionsLogger: Logger = {
   group: (name, fn) => core.group(name, fn),
 };
 
+/**
+ * The buildx plugin the docker CLI would run, looked up on every call (the
+ * run may install it); the user's config.json is read once.
+ */
+function buildxPluginFinder(env: NodeJS.ProcessEnv): () => string | undefined {
+  const dir = dockerConfigDir(env);
+  let configJson: string | undefined;
+  try {
+    configJson = fs.readFileSync(path.join(dir, 'config.json'), 'utf8');
+  } catch {
+    configJson = undefined;
+  }
+  const candidates = pluginCandidates(dir, configJson);
+  return () => pickPlugin(candidates, pluginEntry);
+}
+
 /** The entry point: real inputs and real dependencies. */
 export async function main(): Promise<void> {
   const started = { process: Math.round(performance.timeOrigin), main: Date.now() };
@@ -38,6 +57,7 @@ export async function main(): Promise<void> {
   }
   const tempDir = fs.mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'multiarch-'));
   const info = (m: string): void => core.info(m);
+  const buildxPlugin = buildxPluginFinder(env);
   // The runner cancels a job with SIGINT, then SIGTERM: either aborts the run's
   // signal, which stops in-flight requests and processes; no tag is written after.
   const cancel = new AbortController();
@@ -58,7 +78,11 @@ export async function main(): Promise<void> {
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),
     builderName: `multiarch-${randomBytes(4).toString('hex')}`,
-    ensureBuildx: () => ensureBuildx(defaultInstallDeps(execCommand, info, env), inputs.buildxVersion, inputs.buildxBaseUrl).then(() => undefined),
+    buildxPlugin,
+    ensureBuildx: () =>
+      ensureBuildx(defaultInstallDeps(directBuildx(execCommand, buildxPlugin), info, env), inputs.buildxVersion, inputs.buildxBaseUrl).then(
+        () => undefined,
+      ),
     ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, info), inputs.trivyVersion, inputs.trivyBaseUrl),
     setOutput: (n, v) => core.setOutput(n, v),
     writeSummary: async (md) => {

@@ -1,5 +1,6 @@
 // The run's connections: every process gets the run's DOCKER_CONFIG (when
 // registry-auth is given), and one registry client holds the credentials.
+import { directBuildx } from '../buildx/command.js';
 import { dockerConfigDir, readDockerConfigAuths, withGithubToken, writeDockerConfig } from '../credentials.js';
 import type { Exec } from '../exec.js';
 import type { Inputs } from '../model.js';
@@ -31,7 +32,8 @@ export function connect(
   for (const w of runConfig?.warnings ?? []) rt.log.warning(w);
   const env = runConfig?.env ?? {};
   const signal = rt.signal;
-  const exec: Exec = (cmd, args, opts = {}) => rt.exec(cmd, args, { ...opts, env: { ...env, ...opts.env }, ...(signal ? { signal } : {}) });
+  const base = rt.buildxPlugin ? directBuildx(rt.exec, rt.buildxPlugin) : rt.exec;
+  const exec: Exec = (cmd, args, opts = {}) => base(cmd, args, { ...opts, env: { ...env, ...opts.env }, ...(signal ? { signal } : {}) });
   const registry = new RegistryClient({
     auths: [...auths, ...userAuths],
     mask: rt.mask,

@@ -25,6 +25,8 @@ export interface Runtime {
   /** Name for a builder this run creates. */
   builderName: string;
   ensureBuildx(): Promise<void>;
+  /** The buildx plugin the docker CLI would run, to run it without the CLI in front; absent or undefined: through `docker`. */
+  buildxPlugin?: () => string | undefined;
   /** Path of a trivy binary of the wanted version. */
   ensureTrivy(): Promise<string>;
   setOutput(name: string, value: string): void;
