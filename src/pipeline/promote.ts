@@ -77,9 +77,18 @@ export function registriesOf(inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'
  * credentials, before anything is built: wrong credentials fail the run with
  * nothing pushed, tagged or promoted.
  */
-export async function checkRegistries(registry: RegistryClient, inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>, log: Logger): Promise<void> {
-  for (const r of registriesOf(inputs)) {
-    await registry.ping(r);
+export async function checkRegistries(
+  registry: Pick<RegistryClient, 'ping'>,
+  inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>,
+  log: Logger,
+): Promise<void> {
+  // All at once (each is a round trip or two); reported in input order, and the
+  // first registry in that order that failed is the error.
+  const registries = registriesOf(inputs);
+  const results = await Promise.allSettled(registries.map((r) => registry.ping(r)));
+  for (const [i, r] of registries.entries()) {
+    const result = results[i];
+    if (result?.status === 'rejected') throw result.reason;
     log.info(`${r}: reachable, credentials accepted`);
   }
 }
