@@ -447,8 +447,8 @@ describe('runPipeline: registry-auth', () => {
     await runPipeline(inputs({ 'registry-auth': `- registry: 127.0.0.1:5000\n  username: ${user}\n  password: ${password}\n` }), r.deps);
 
     const dir = path.join(r.tempDir, 'docker-config');
-    // builder create + inspect, 3 builds, the DB, 3 scans, the index (manifests are read over HTTP).
-    expect(r.tools.calls.length).toBeGreaterThanOrEqual(10);
+    // builder create + inspect, 3 builds, the DB, 3 scans (the list is composed in process from what is read over HTTP).
+    expect(r.tools.calls.length).toBeGreaterThanOrEqual(9);
     for (const c of r.tools.calls) {
       expect(c.env.DOCKER_CONFIG).toBe(dir);
       const config = JSON.parse(c.dockerConfig ?? '{}') as { auths: Record<string, { auth: string }> };

@@ -202,6 +202,22 @@ export class RegistryClient {
     return { raw: res.body, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(res.body) };
   }
 
+  /** A small blob (an image config) read whole and checked against its digest; undefined when the registry has none. */
+  async getBlob(repo: Repo, digest: string): Promise<Buffer | undefined> {
+    const res = await this.exchange({
+      repo,
+      actions: 'pull',
+      method: 'GET',
+      path: `/v2/${repo.repository}/blobs/${digest}`,
+      what: `read blob ${digest} from ${repo.registry}/${repo.repository}`,
+      accept: [404],
+    });
+    if (res.status === 404) return undefined;
+    const got = digestOf(res.body);
+    if (got !== digest) throw new RegistryError(`${repo.registry}/${repo.repository} returned blob ${digest} with digest ${got}`);
+    return res.body;
+  }
+
   async blobExists(repo: Repo, digest: string): Promise<boolean> {
     const res = await this.exchange({
       repo,
