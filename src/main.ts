@@ -7,9 +7,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { getInputs } from './context.js';
 import { execCommand } from './exec.js';
-import { directBuildx, pickPlugin, pluginCandidates } from './buildx/command.js';
-import { dockerConfigDir } from './credentials.js';
-import { pluginEntry } from './util/files.js';
+import { directBuildx } from './buildx/command.js';
+import { buildxPluginFinder } from './buildx/plugin.js';
 import type { Logger } from './log.js';
 import { readBinfmtEntries } from './qemu/setup.js';
 import { defaultInstallDeps, ensureBuildx } from './buildx/install.js';
@@ -27,22 +26,6 @@ const actionsLogger: Logger = {
   debug: (m) => core.debug(m),
   group: (name, fn) => core.group(name, fn),
 };
-
-/**
- * The buildx plugin the docker CLI would run, looked up on every call (the
- * run may install it); the user's config.json is read once.
- */
-function buildxPluginFinder(env: NodeJS.ProcessEnv): () => string | undefined {
-  const dir = dockerConfigDir(env);
-  let configJson: string | undefined;
-  try {
-    configJson = fs.readFileSync(path.join(dir, 'config.json'), 'utf8');
-  } catch {
-    configJson = undefined;
-  }
-  const candidates = pluginCandidates(dir, configJson);
-  return () => pickPlugin(candidates, pluginEntry);
-}
 
 /** The entry point: real inputs and real dependencies. */
 export async function main(): Promise<void> {

@@ -4,6 +4,8 @@ import * as core from './util/core.js';
 import * as fs from 'node:fs';
 import { execCommand, type Exec } from './exec.js';
 import { removeBuilder } from './buildx/builder.js';
+import { directBuildx } from './buildx/command.js';
+import { buildxPluginFinder } from './buildx/plugin.js';
 import { loadState, type PostState } from './state.js';
 import { errorMessage } from './util/errors.js';
 
@@ -33,5 +35,6 @@ export async function post(): Promise<void> {
     warn(`nothing cleaned up: the saved state is unreadable (${errorMessage(err)})`);
     return;
   }
-  await cleanup(execCommand, state, warn);
+  // buildx by its own path, as in main (one process instead of three).
+  await cleanup(directBuildx(execCommand, buildxPluginFinder(process.env)), state, warn);
 }

@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(969);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(772);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .post */ .b)();
 
@@ -14,7 +14,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 969:
+/***/ 772:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -540,6 +540,273 @@ async function removeBuilder(exec, name) {
     return r.exitCode === 0;
 }
 
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./src/buildx/command.ts
+// Where the docker CLI finds its buildx plugin, and an exec that runs that
+// plugin directly. `docker buildx X` is three processes: the docker CLI, its
+// call of the plugin's metadata command, then the plugin; buildx run by its
+// own path is one, and behaves the same (it reads the same DOCKER_CONFIG,
+// BUILDX_CONFIG and docker context).
+
+/** The docker CLI's system plugin folders on Linux, in its order (cli/cli-plugins/manager, defaultSystemPluginDirs). */
+const SYSTEM_PLUGIN_DIRS = [
+    '/usr/local/lib/docker/cli-plugins',
+    '/usr/local/libexec/docker/cli-plugins',
+    '/usr/lib/docker/cli-plugins',
+    '/usr/libexec/docker/cli-plugins',
+];
+const PLUGIN = 'docker-buildx';
+/** A docker config's `cliPluginsExtraDirs` (strings only; an unreadable config has none). */
+function extraPluginDirs(configJson) {
+    if (!configJson)
+        return [];
+    try {
+        const dirs = JSON.parse(configJson).cliPluginsExtraDirs;
+        return Array.isArray(dirs) ? dirs.filter((d) => typeof d === 'string' && d !== '') : [];
+    }
+    catch {
+        return [];
+    }
+}
+/**
+ * The paths the docker CLI tries for `docker-buildx`, first match wins: the
+ * config's `cliPluginsExtraDirs`, `<DOCKER_CONFIG>/cli-plugins`, then the
+ * system folders.
+ */
+function pluginCandidates(dockerConfigDir, configJson) {
+    const dirs = [...extraPluginDirs(configJson), external_node_path_namespaceObject.join(dockerConfigDir, 'cli-plugins'), ...SYSTEM_PLUGIN_DIRS];
+    return dirs.map((d) => external_node_path_namespaceObject.join(d, PLUGIN));
+}
+/**
+ * The plugin the docker CLI runs: the first candidate that is there at all
+ * (checked against the real CLI in e2e/buildx-plugin.e2e.test.ts). When that
+ * one cannot be run (a file not executable, a folder) the docker CLI
+ * stops there with "unknown command" rather than look further, so there is no
+ * plugin to run directly: undefined, and the call goes through docker, which
+ * fails as it would have.
+ */
+function pickPlugin(candidates, entry) {
+    for (const c of candidates) {
+        const e = entry(c);
+        if (e !== 'absent')
+            return e === 'runnable' ? c : undefined;
+    }
+    return undefined;
+}
+/**
+ * An exec that runs `docker buildx ...` as `<plugin> ...` when `plugin()`
+ * names one, and through the docker CLI otherwise; every other command is
+ * passed on unchanged. `plugin` is asked on every call: buildx may be
+ * installed during the run (buildx-version).
+ */
+function directBuildx(exec, plugin) {
+    return (cmd, args, opts) => {
+        if (cmd !== 'docker' || args[0] !== 'buildx')
+            return exec(cmd, args, opts);
+        const binary = plugin();
+        return binary ? exec(binary, args.slice(1), opts) : exec(cmd, args, opts);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/credentials.ts
+// Registry credentials live in a DOCKER_CONFIG made for this run: buildx,
+// imagetools and trivy all read it. The directory is deleted by main when it
+// ends and again by the post step. Secrets are masked before anything runs.
+
+
+/** Docker's config key for Docker Hub. */
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+function authKey(registry) {
+    return registry === 'docker.io' || registry === 'index.docker.io' || registry === 'registry-1.docker.io' ? DOCKER_HUB_KEY : registry;
+}
+function authString(auth) {
+    return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+}
+/**
+ * The config.json for the run: the user's own config (kept so earlier logins
+ * and credential helpers still work) with our `auths` laid over it.
+ */
+function dockerConfigJson(auths, existing) {
+    let base = {};
+    if (existing) {
+        try {
+            const parsed = JSON.parse(existing);
+            if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+                base = parsed;
+        }
+        catch {
+            base = {};
+        }
+    }
+    const prior = typeof base.auths === 'object' && base.auths !== null ? base.auths : {};
+    const merged = { ...prior };
+    for (const a of auths)
+        merged[authKey(a.registry)] = { auth: authString(a) };
+    const out = { ...base, auths: merged };
+    // A credential helper configured for one of our registries would be asked
+    // instead of `auths` (docker, buildx and trivy all read it first): drop it.
+    if (typeof base.credHelpers === 'object' && base.credHelpers !== null && !Array.isArray(base.credHelpers)) {
+        const helpers = { ...base.credHelpers };
+        for (const a of auths) {
+            delete helpers[a.registry];
+            delete helpers[authKey(a.registry)];
+        }
+        out.credHelpers = helpers;
+    }
+    // A credsStore is asked for every registry without a credHelper, before
+    // `auths`, so it would hide our credentials too: the run goes without it.
+    delete out.credsStore;
+    return JSON.stringify(out, null, 2);
+}
+/** The user's credsStore, when their config names one (the run's config drops it). */
+function credsStoreOf(existing) {
+    if (!existing)
+        return undefined;
+    try {
+        const v = JSON.parse(existing).credsStore;
+        return typeof v === 'string' && v ? v : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Writes the run's DOCKER_CONFIG under `tempDir`. The docker CLI finds plugins
+ * (buildx) and buildx finds builders under DOCKER_CONFIG, so the plugins folder
+ * is linked back (whether or not it exists yet) and BUILDX_CONFIG pinned to
+ * the user's own.
+ */
+function writeDockerConfig(tempDir, auths, userDir, buildxConfig = undefined) {
+    const dir = path.join(tempDir, 'docker-config');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const userConfig = path.join(userDir, 'config.json');
+    const existing = fs.existsSync(userConfig) ? fs.readFileSync(userConfig, 'utf8') : undefined;
+    fs.writeFileSync(path.join(dir, 'config.json'), dockerConfigJson(auths, existing), { mode: 0o600 });
+    // Linked even when the user's plugins folder does not exist yet: buildx may
+    // be installed there later in the run (buildx-version on a runner without
+    // it), and the link then resolves. A dangling link is no plugin to docker.
+    fs.symlinkSync(path.join(userDir, 'cli-plugins'), path.join(dir, 'cli-plugins'));
+    const buildxDir = buildxConfig || path.join(userDir, 'buildx');
+    const store = credsStoreOf(existing);
+    const warnings = store
+        ? [
+            `your docker config's credsStore "${store}" is not used during this run (it would hide registry-auth); registries that need it belong in registry-auth`,
+        ]
+        : [];
+    return { dir, env: { DOCKER_CONFIG: dir, BUILDX_CONFIG: buildxDir }, warnings };
+}
+/** The user's docker config directory: DOCKER_CONFIG, else ~/.docker. */
+function dockerConfigDir(env) {
+    return env.DOCKER_CONFIG || external_node_path_namespaceObject.join(env.HOME || '/root', '.docker');
+}
+/**
+ * Credentials already in a docker config (e.g. from docker/login-action), for
+ * the registry client: `auths` entries with `auth` or username/password.
+ * Credential helpers (credsStore) are not read.
+ */
+function dockerConfigAuths(configJson) {
+    let parsed;
+    try {
+        parsed = JSON.parse(configJson);
+    }
+    catch {
+        return [];
+    }
+    const auths = parsed?.auths;
+    if (typeof auths !== 'object' || auths === null)
+        return [];
+    const out = [];
+    for (const [key, value] of Object.entries(auths)) {
+        if (typeof value !== 'object' || value === null)
+            continue;
+        const v = value;
+        let username = typeof v.username === 'string' ? v.username : '';
+        let password = typeof v.password === 'string' ? v.password : '';
+        if (typeof v.auth === 'string' && v.auth) {
+            const decoded = Buffer.from(v.auth, 'base64').toString('utf8');
+            const at = decoded.indexOf(':');
+            if (at > 0) {
+                username = decoded.slice(0, at);
+                password = decoded.slice(at + 1);
+            }
+        }
+        if (!username || !password)
+            continue;
+        const registry = key === DOCKER_HUB_KEY ? 'docker.io' : key.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+        out.push({ registry, username, password });
+    }
+    return out;
+}
+/** The user's docker config credentials, read from disk (empty when there are none). */
+function readDockerConfigAuths(userDir) {
+    const file = path.join(userDir, 'config.json');
+    return fs.existsSync(file) ? dockerConfigAuths(fs.readFileSync(file, 'utf8')) : [];
+}
+/** The registry a workflow's GITHUB_TOKEN can push to (with `permissions: packages: write`). */
+const GITHUB_REGISTRY = 'ghcr.io';
+/**
+ * registry-auth plus ghcr.io credentials made from github-token, when the run
+ * writes to ghcr.io and neither registry-auth nor the user's docker config
+ * (e.g. docker/login-action) has any for it. The username is the actor, as
+ * GitHub's docs log in with; ghcr.io checks only the token.
+ */
+function withGithubToken(auths, existing, written, token, actor, mask) {
+    const has = (list) => list.some((a) => a.registry === GITHUB_REGISTRY);
+    if (token === '' || !written.includes(GITHUB_REGISTRY) || has(auths) || has(existing))
+        return [...auths];
+    const auth = { registry: GITHUB_REGISTRY, username: actor || 'github-actions', password: token };
+    mask(token);
+    mask(authString(auth));
+    return [...auths, auth];
+}
+
+;// CONCATENATED MODULE: ./src/util/files.ts
+// Facts about files on disk that more than one module asks.
+
+/** A regular file (after symlinks) this process may execute. */
+function isExecutableFile(file) {
+    try {
+        external_node_fs_namespaceObject.accessSync(file, external_node_fs_namespaceObject.constants.X_OK);
+        return external_node_fs_namespaceObject.statSync(file).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** A docker CLI plugin path as the CLI sees it: what does not stat (after links) is absent; anything else is a plugin, runnable or not. */
+function pluginEntry(file) {
+    try {
+        external_node_fs_namespaceObject.statSync(file);
+    }
+    catch {
+        return 'absent';
+    }
+    return isExecutableFile(file) ? 'runnable' : 'broken';
+}
+
+;// CONCATENATED MODULE: ./src/buildx/plugin.ts
+// The real lookup of the buildx plugin, for main and post: the user's docker
+// config read once, the candidate paths checked on every call (the run may
+// install buildx).
+
+
+
+
+
+function buildxPluginFinder(env) {
+    const dir = dockerConfigDir(env);
+    let configJson;
+    try {
+        configJson = external_node_fs_namespaceObject.readFileSync(external_node_path_namespaceObject.join(dir, 'config.json'), 'utf8');
+    }
+    catch {
+        configJson = undefined;
+    }
+    const candidates = pluginCandidates(dir, configJson);
+    return () => pickPlugin(candidates, pluginEntry);
+}
+
 ;// CONCATENATED MODULE: ./src/state.ts
 // What the post step needs to clean up, saved once by main and read by post.
 // Small and typed; never holds a secret (the DOCKER_CONFIG directory path is
@@ -582,6 +849,8 @@ function errorMessage(err) {
 
 
 
+
+
 async function cleanup(exec, state, warn) {
     if (state.builder) {
         try {
@@ -611,7 +880,8 @@ async function post() {
         warn(`nothing cleaned up: the saved state is unreadable (${errorMessage(err)})`);
         return;
     }
-    await cleanup(execCommand, state, warn);
+    // buildx by its own path, as in main (one process instead of three).
+    await cleanup(directBuildx(execCommand, buildxPluginFinder(process.env)), state, warn);
 }
 
 
