@@ -97,8 +97,11 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
 
 const example = (name: string): string => path.join('examples/workflows', name);
 
+/** What a failed run's log says went wrong (act's failed steps and error lines first), then its last lines. */
 function tail(run: ActRun): string {
-  return run.output.split('\n').slice(-60).join('\n');
+  const lines = run.output.split('\n');
+  const failed = lines.filter((l) => /❌|::error::|\berror\b|Failure/i.test(l)).slice(0, 20);
+  return [...failed, '--- last lines:', ...lines.slice(-15)].join('\n');
 }
 
 describe('the workflow-step example on a release tag', () => {
