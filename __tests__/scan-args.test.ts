@@ -29,6 +29,7 @@ const COMMON = [
 const base: Omit<TrivyScanArgsOptions, 'target'> = {
   outputFile: '/w/trivy-x.json',
   cacheDir: '/c',
+  cacheBackend: 'memory',
   severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'],
   scanners: ['vuln'],
   ignoreUnfixed: false,
@@ -36,9 +37,14 @@ const base: Omit<TrivyScanArgsOptions, 'target'> = {
 const SEV_ALL = ['--severity', 'UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL'];
 
 describe('trivyScanArgs', () => {
-  it('keeps the layer cache in memory, so parallel platform scans never wait on the one locked cache file', () => {
-    const argv = trivyScanArgs({ ...base, target: { kind: 'remote', ref: REF, platform: 'linux/arm64' } });
-    expect(argv[argv.indexOf('--cache-backend') + 1]).toBe('memory');
+  it.each(['fs', 'memory'] as const)('passes the layer cache backend %s and its cache dir', (backend) => {
+    const argv = trivyScanArgs({
+      ...base,
+      cacheDir: '/c/layers/linux-arm64',
+      cacheBackend: backend,
+      target: { kind: 'remote', ref: REF, platform: 'linux/arm64' },
+    });
+    expect([argv[argv.indexOf('--cache-backend') + 1], argv[argv.indexOf('--cache-dir') + 1]]).toEqual([backend, '/c/layers/linux-arm64']);
   });
 
   it.each<[string, TrivyScanArgsOptions, string[]]>([

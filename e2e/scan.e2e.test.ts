@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
 import { serveDirectory, type StaticServer } from './support/http.js';
-import { actionInputs, bed, listTags, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, getManifest, listTags, uniqueRepo } from './testbed.js';
 
 interface ScanResults {
   [platform: string]: {
@@ -206,5 +206,71 @@ describe('trivy failing to get its DB', () => {
     expect(run.exitCode).not.toBe(0);
     expect(errorLines(run).join('\n')).toMatch(/vulnerability DB.*no\/such-db|no\/such-db.*vulnerability DB/i);
     expect(await listTags(bed.registry, repo)).toEqual([]);
+  });
+});
+
+describe("trivy's layer cache, kept between runs per platform", () => {
+  const repo = uniqueRepo('layer-cache');
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));
+  let context: string;
+  const run = (): ActionRun => runAction(inputs(repo, { context, 'trivy-cache-dir': cacheDir, 'fail-on': 'critical', tags: `${Date.now()}` }));
+  let first: ActionRun;
+  let second: ActionRun;
+  let layerGets: number[];
+  /** scan-results without the report paths (each run has its own temp dir). */
+  const verdicts = (r: ActionRun): ScanResults =>
+    Object.fromEntries(Object.entries(JSON.parse(r.outputs['scan-results'] ?? '{}') as ScanResults).map(([p, v]) => [p, { ...v, report: '' }]));
+
+  /** GETs of the run's Debian layer blobs (one per platform) in registry A's access log. */
+  async function debianLayerGets(digests: Record<string, string>): Promise<number> {
+    const layers = await Promise.all(
+      Object.values(digests).map(async (d) => (await getManifest(bed.registry, repo, d))?.json.layers?.[0]?.digest ?? ''),
+    );
+    const log = fs.readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8').split('\n');
+    return log.filter((l) => layers.some((layer) => l.includes(`"GET /v2/${repo}/blobs/${layer} HTTP`))).length;
+  }
+
+  beforeAll(async () => {
+    // The real Debian base and one small file: no RUN step, so nothing is emulated.
+    context = fs.mkdtempSync(path.join(os.tmpdir(), 'debian-app-'));
+    fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${process.env.TESTBED_DEBIAN_IMAGE ?? ''}\nCOPY hello.txt /hello.txt\n`);
+    fs.writeFileSync(path.join(context, 'hello.txt'), 'hello\n');
+    first = run();
+    const digests = JSON.parse(first.outputs['platform-digests'] ?? '{}') as Record<string, string>;
+    const afterFirst = await debianLayerGets(digests);
+    second = run();
+    layerGets = [afterFirst, (await debianLayerGets(digests)) - afterFirst];
+  });
+
+  it('each platform keeps its own on-disk cache in trivy-cache-dir', () => {
+    expect(errorLines(first)).toEqual([]);
+    for (const slug of ['linux-amd64', 'linux-arm64', 'linux-arm-v7']) {
+      expect(fs.existsSync(path.join(cacheDir, 'layers', slug, 'fanal', 'fanal.db'))).toBe(true);
+    }
+  });
+
+  it('the second run downloads no Debian layer again and finds the same', () => {
+    expect(errorLines(second)).toEqual([]);
+    expect(layerGets[0]).toBeGreaterThanOrEqual(3);
+    expect(layerGets[1]).toBe(0);
+    expect(verdicts(second)).toEqual(verdicts(first));
+    expect(verdicts(first)['linux/arm64']?.counts.MEDIUM).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a platform whose cache another run holds is scanned with its layers in memory, to the same result', async () => {
+    const { tryDirLock } = await import('../src/util/dir-lock.js');
+    const release = await tryDirLock(path.join(cacheDir, 'layers', 'linux-arm64'), 'scan');
+    let third: ActionRun;
+    try {
+      third = run();
+    } finally {
+      await release?.();
+    }
+    expect(errorLines(third)).toEqual([]);
+    expect(third.stdout).toContain(
+      `linux/arm64: another run is scanning with ${path.join(cacheDir, 'layers', 'linux-arm64')}: this scan keeps its layers in memory`,
+    );
+    expect(third.stdout).not.toContain('linux/amd64: another run is scanning');
+    expect(verdicts(third)).toEqual(verdicts(second));
   });
 });

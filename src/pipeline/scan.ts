@@ -105,6 +105,7 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
             sbom: inputs.sbomAttach,
             javaDb,
             onJavaDb: (m) => deps.log.info(m),
+            onNote: (m) => deps.log.info(m),
           },
           build,
         );

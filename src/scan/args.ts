@@ -13,7 +13,10 @@ export interface TrivyScanArgsOptions {
   target: ScanTarget;
   /** The JSON report written by trivy. */
   outputFile: string;
+  /** trivy's cache dir: the DBs, and with the `fs` backend this platform's layer cache. */
   cacheDir: string;
+  /** Where analysed layers are kept: `fs` in cacheDir (reused by later scans), or `memory` (this scan only). */
+  cacheBackend: 'fs' | 'memory';
   severity: readonly Severity[];
   scanners: readonly string[];
   ignoreUnfixed: boolean;
@@ -40,10 +43,10 @@ export function trivyScanArgs(opts: TrivyScanArgsOptions): string[] {
   } else {
     args.push('--input', opts.target.dir);
   }
-  // The DBs are read from --cache-dir; the layer cache stays in memory: platform
-  // scans run in parallel, and trivy's on-disk layer cache is one locked file
-  // ("cache may be in use by another process: timeout").
-  args.push('--format', 'json', '--output', opts.outputFile, '--cache-dir', opts.cacheDir, '--cache-backend', 'memory');
+  // The DBs are read from --cache-dir; so is the layer cache with the fs backend
+  // (src/scan/layer-cache.ts gives each platform its own, as trivy's is one
+  // locked file).
+  args.push('--format', 'json', '--output', opts.outputFile, '--cache-dir', opts.cacheDir, '--cache-backend', opts.cacheBackend);
   args.push(...QUIET_OFFLINE_DB, '--quiet', '--exit-code', '0');
   if (opts.severity.length > 0) args.push('--severity', opts.severity.join(','));
   if (opts.scanners.length > 0) args.push('--scanners', opts.scanners.join(','));

@@ -13,6 +13,7 @@ import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
 import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
+import { withLayerCache, type LayerCache } from './layer-cache.js';
 
 export interface ScanOptions {
   /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
@@ -37,6 +38,8 @@ export interface ScanOptions {
   env?: Record<string, string>;
   /** Receives trivy's output lines (e.g. to prefix them with the platform). */
   onLine?: (line: string) => void;
+  /** Told when the platform's layer cache is in use by another run. */
+  onNote?: (message: string) => void;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -92,25 +95,33 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
   await fs.rm(reportFile, { force: true });
 
   const ignoreFile = await prepareIgnoreFile(opts.trivyignores, path.join(opts.workDir, `trivyignore-${slug}`));
-  const args = trivyScanArgs({
-    target: scanTarget(build),
-    outputFile: reportFile,
-    cacheDir: opts.cacheDir,
-    severity: opts.severity,
-    scanners: opts.scanners,
-    ignoreUnfixed: opts.ignoreUnfixed,
-    ignoreFile,
-    listAllPkgs: opts.sbom === true,
-  });
+  const target = scanTarget(build);
+  const args = (cache: LayerCache): string[] =>
+    trivyScanArgs({
+      target,
+      outputFile: reportFile,
+      ...cache,
+      severity: opts.severity,
+      scanners: opts.scanners,
+      ignoreUnfixed: opts.ignoreUnfixed,
+      ignoreFile,
+      listAllPkgs: opts.sbom === true,
+    });
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
   await opts.javaDb?.settled();
-  let r = await exec(trivyPath, args, execOpts);
-  if (r.exitCode !== 0 && opts.javaDb && needsJavaDb(`${r.stderr}\n${r.stdout}`)) {
-    opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
-    await opts.javaDb.fetch();
-    await fs.rm(reportFile, { force: true });
-    r = await exec(trivyPath, args, execOpts);
-  }
+  const r = await withLayerCache(
+    opts.cacheDir,
+    slug,
+    async (cache) => {
+      const first = await exec(trivyPath, args(cache), execOpts);
+      if (first.exitCode === 0 || !opts.javaDb || !needsJavaDb(`${first.stderr}\n${first.stdout}`)) return first;
+      opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
+      await opts.javaDb.fetch();
+      await fs.rm(reportFile, { force: true });
+      return exec(trivyPath, args(cache), execOpts);
+    },
+    (m) => opts.onNote?.(`${platform}: ${m}`),
+  );
   if (r.exitCode !== 0) throw failure('scan', platform, r);
 
   let text: string;

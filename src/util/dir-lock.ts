@@ -54,3 +54,25 @@ export async function withDirLock<T>(dir: string, name: string, fn: () => Promis
     await release?.().catch(() => undefined);
   }
 }
+
+/**
+ * Takes the lock `<dir>/<name>.lock` when no other run holds it, without
+ * waiting: the release, or undefined when it is held (the caller does without).
+ */
+export async function tryDirLock(dir: string, name: string, staleMs = 30_000): Promise<(() => Promise<void>) | undefined> {
+  const { lock } = (await import(/* webpackMode: "eager" */ 'proper-lockfile')).default;
+  await fs.mkdir(dir, { recursive: true });
+  try {
+    const release = await lock(dir, {
+      lockfilePath: path.join(dir, `${name}.lock`),
+      realpath: false,
+      stale: staleMs,
+      update: Math.floor(staleMs / 3),
+      retries: 0,
+    });
+    return () => release().catch(() => undefined);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ELOCKED') return undefined;
+    throw err;
+  }
+}
