@@ -44,6 +44,21 @@ interface ActOptions {
   cwd?: string;
 }
 
+/**
+ * A port for act's artifact server that nothing listens on or uses: below the
+ * kernel's ephemeral range (32768 and up here), which the suites' many
+ * outgoing connections take their local ports from (the range used before,
+ * 20000-40000, reached into it), and checked free by binding it once.
+ */
+function freePort(): number {
+  for (let i = 0; i < 20; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const probe = `require('node:net').createServer().once('error', () => process.exit(1)).listen(${port}, '127.0.0.1', function () { this.close(); })`;
+    if (spawnSync(process.execPath, ['-e', probe]).status === 0) return port;
+  }
+  throw new Error("no free port for act's artifact server");
+}
+
 /** Runs one workflow under act and collects what its RESULT_DIR step wrote. */
 function act(event: string, workflow: string, payload: object, vars: Record<string, string>, opts: ActOptions = {}): ActRun {
   const secrets = opts.secrets ?? {};
@@ -71,7 +86,7 @@ function act(event: string, workflow: string, payload: object, vars: Record<stri
     '--artifact-server-addr',
     '127.0.0.1',
     '--artifact-server-port',
-    String(20000 + Math.floor(Math.random() * 20000)),
+    String(freePort()),
     '-e',
     eventFile,
     '--local-repository',
