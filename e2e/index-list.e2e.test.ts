@@ -3,7 +3,8 @@
 // bed's registry: per-platform indexes (provenance mode=max), image manifests
 // with an index annotation that needs Go's HTML-safe escapes, a single
 // platform (a list of one), and an image that has an attestation referrer,
-// which buildx adds to the list, so that list is left to buildx.
+// which buildx adds to the list, so that list is left to buildx; and a push
+// to a registry that needs credentials, read with them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -76,6 +77,30 @@ describe('image manifests with an index annotation holding <, > and &', () => {
   it("is composed in process, to buildx's digest", () => {
     expectComposedInProcess(run);
     expect(run.outputs.digest).toBe(buildxList(sources(run), [annotation]).digest);
+  });
+});
+
+describe('pushed to a registry that needs credentials (registry-auth)', () => {
+  const repo = uniqueRepo('list-auth');
+  let run: ActionRun;
+  beforeAll(() => {
+    run = runAction(
+      actionInputs(repo, {
+        scan: 'false',
+        image: `${bed.authRegistry}/${repo}`,
+        'registry-auth': `- registry: ${bed.authRegistry}\n  username: ${bed.authUser}\n  password: ${bed.authPassword}\n`,
+      }),
+    );
+  });
+
+  it('reads the manifests and configs with those credentials and composes the list in process', async () => {
+    expectComposedInProcess(run);
+    expect(sources(run).every((s) => s.startsWith(`${bed.authRegistry}/${repo}@sha256:`))).toBe(true);
+    const client = new RegistryClient({ auths: [{ registry: bed.authRegistry, username: bed.authUser, password: bed.authPassword }] });
+    const digests = sources(run).map((s) => s.slice(s.indexOf('@') + 1));
+    const again = await composeFrom(registryReader(client, { registry: bed.authRegistry, repository: repo }), digests, []);
+    expect('digest' in again && again.digest).toBe(run.outputs.digest);
+    expect(run.log).not.toContain(bed.authPassword);
   });
 });
 
