@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeList, configPlatform, goMarshalIndent, MEDIA, normalizeArch, referrerChecks, type ListSource } from '../src/buildx/compose.js';
+import { composeList, configPlatform, goMarshalIndent, normalizeArch, referrerChecks, type ListSource } from '../src/buildx/compose.js';
+import { MEDIA_TYPE as MEDIA } from '../src/types/buildx.js';
 import { dryRunBytes } from '../src/buildx/imagetools.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'buildx');
@@ -110,7 +111,7 @@ describe("buildx's shape of the list", () => {
   it('every entry a Docker type: a Docker manifest list, and index annotations are dropped', () => {
     const s = imageSource({ architecture: 'amd64', os: 'linux' }, MEDIA.dockerManifest);
     const list = JSON.parse(composed([s], ['index:x=y'])) as { mediaType: string; annotations?: unknown };
-    expect(list).toMatchObject({ mediaType: MEDIA.dockerList });
+    expect(list).toMatchObject({ mediaType: MEDIA.dockerManifestList });
     expect(list.annotations).toBeUndefined();
   });
 

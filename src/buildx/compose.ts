@@ -10,6 +10,16 @@
 // Whatever this does not reproduce is `{ unsupported }`, and the caller leaves
 // that list to buildx.
 import { digestOf } from '../oci.js';
+import {
+  ATTESTATION_MANIFEST,
+  INDEX_MEDIA_TYPES as INDEXES,
+  MANIFEST_MEDIA_TYPES as MANIFESTS,
+  MEDIA_TYPE,
+  REFERENCE_DIGEST_ANNOTATION,
+  REFERENCE_TYPE_ANNOTATION,
+  type Descriptor,
+  type OciPlatform as Platform,
+} from '../types/buildx.js';
 
 /** One source as buildx resolves it (`repo@sha256:...`). */
 export interface ListSource {
@@ -36,43 +46,8 @@ export type ComposedList =
     }
   | { unsupported: string };
 
-export const MEDIA = {
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-} as const;
-
-const INDEXES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerList];
-const MANIFESTS: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
-
-/** BuildKit's attestation-manifest annotations (util/attestation). */
-const REFERENCE_TYPE = 'vnd.docker.reference.type';
-const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
-const ATTESTATION = 'attestation-manifest';
-
 /** A reason this composition is not buildx's. */
 class Unsupported extends Error {}
-
-interface Platform {
-  architecture: string;
-  os: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-  variant?: string;
-}
-
-/** ocispecs.Descriptor, its fields in Go's order. */
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  data?: string;
-  platform?: Platform;
-  artifactType?: string;
-}
 
 /** containerd/platforms normalizeArch. */
 export function normalizeArch(arch: string, variant: string): [string, string] {
@@ -143,9 +118,9 @@ function compose(sources: readonly ListSource[], annotations: readonly string[])
     return { raw: only.raw, digest: only.digest, mediaType: only.mediaType, referrerChecks: referrerChecks(entries) };
   }
   const entries = mergeEntries(parsed.flatMap((p) => p.entries));
-  const mediaType = entries.every((d) => d.mediaType.startsWith('application/vnd.docker.')) ? MEDIA.dockerList : MEDIA.ociIndex;
+  const mediaType = entries.every((d) => d.mediaType.startsWith('application/vnd.docker.')) ? MEDIA_TYPE.dockerManifestList : MEDIA_TYPE.ociIndex;
   const list: Record<string, unknown> = { schemaVersion: 2, mediaType, manifests: entries };
-  if (mediaType === MEDIA.ociIndex && Object.keys(indexAnnotations).length > 0) list.annotations = sortedMap(indexAnnotations);
+  if (mediaType === MEDIA_TYPE.ociIndex && Object.keys(indexAnnotations).length > 0) list.annotations = sortedMap(indexAnnotations);
   const raw = Buffer.from(goMarshalIndent(list), 'utf8');
   return { raw, digest: digestOf(raw), mediaType, referrerChecks: referrerChecks(entries) };
 }
@@ -205,8 +180,8 @@ export function referrerChecks(entries: readonly Descriptor[]): string[] {
   const attestations = new Set<string>();
   const subjects = new Set<string>();
   for (const d of entries) {
-    if (d.annotations?.[REFERENCE_TYPE] !== ATTESTATION) continue;
-    const subject = d.annotations[REFERENCE_DIGEST];
+    if (d.annotations?.[REFERENCE_TYPE_ANNOTATION] !== ATTESTATION_MANIFEST) continue;
+    const subject = d.annotations[REFERENCE_DIGEST_ANNOTATION];
     if (subject === undefined || !/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(subject) || !digests.has(subject)) continue;
     attestations.add(d.digest);
     subjects.add(subject);

@@ -7,12 +7,12 @@
 import * as fs from 'node:fs';
 import type { Exec } from '../exec.js';
 import { composeIndex } from '../buildx/imagetools.js';
-import { composeList, MEDIA, type ListSource } from '../buildx/compose.js';
+import { composeList, type ListSource } from '../buildx/compose.js';
 import { CommandError } from '../exec.js';
 import { CancelledError } from '../util/cancel.js';
 import { errorMessage } from '../util/errors.js';
 import { composeRetryable, lastErrorLine, retryTool } from '../util/tool-retry.js';
-import { isIndex } from '../types/buildx.js';
+import { ATTESTATION_ARTIFACT_TYPE, isIndex, MANIFEST_MEDIA_TYPES, MEDIA_TYPE } from '../types/buildx.js';
 import { parseReference } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { findBlob, serveLayouts } from '../registry/layout-server.js';
@@ -39,10 +39,6 @@ export function orderedPushed(platformOrder: readonly string[], builds: readonly
   });
 }
 
-export function indexSources(image: string, platformOrder: readonly string[], builds: readonly PlatformBuild[]): string[] {
-  return orderedPushed(platformOrder, builds).map((d) => `${image}@${d}`);
-}
-
 /** What buildx reads to compose the list: each source's manifest, image configs, and attestation referrers. */
 export interface ListReader {
   manifest(digest: string): Promise<{ raw: Buffer; mediaType: string } | undefined>;
@@ -50,9 +46,6 @@ export interface ListReader {
   /** How many attestation manifests refer to `digest` (buildx would add one to the list). */
   attestationReferrers(digest: string): Promise<number>;
 }
-
-/** The `artifactType` buildx asks the referrers for (util/imagetools). */
-const ATTESTATION_ARTIFACT = 'application/vnd.docker.attestation.manifest.v1+json';
 
 function configDigest(raw: Buffer): string | undefined {
   try {
@@ -77,7 +70,7 @@ export async function composeFrom(
     digests.map(async (digest): Promise<ListSource | undefined> => {
       const m = await reader.manifest(digest);
       if (!m) return undefined;
-      const config = m.mediaType === MEDIA.ociManifest || m.mediaType === MEDIA.dockerManifest ? configDigest(m.raw) : undefined;
+      const config = MANIFEST_MEDIA_TYPES.includes(m.mediaType) ? configDigest(m.raw) : undefined;
       const blob = config ? await reader.blob(config) : undefined;
       return { mediaType: m.mediaType, digest, raw: m.raw, ...(blob ? { config: blob } : {}) };
     }),
@@ -95,7 +88,7 @@ export async function composeFrom(
 function attestations(raw: Buffer): number {
   const manifests = (JSON.parse(raw.toString('utf8')) as { manifests?: unknown }).manifests;
   if (!Array.isArray(manifests)) throw new Error('a referrers index without a manifests list');
-  return manifests.filter((m) => (m as { artifactType?: unknown } | null)?.artifactType === ATTESTATION_ARTIFACT).length;
+  return manifests.filter((m) => (m as { artifactType?: unknown } | null)?.artifactType === ATTESTATION_ARTIFACT_TYPE).length;
 }
 
 /** Reads the sources from the registry the platforms were pushed to, as buildx would (referrers API, else the `sha256-<hex>` tag). */
@@ -155,7 +148,7 @@ export async function composeManifestList(
 ): Promise<ManifestList> {
   const { raw: text, digest, parsed } = await composeIndex(exec, builder, sources, annotations);
   if (!isIndex(parsed)) throw new Error('imagetools create --dry-run did not produce an index');
-  return { digest, raw: Buffer.from(text, 'utf8'), mediaType: parsed.mediaType ?? 'application/vnd.oci.image.index.v1+json' };
+  return { digest, raw: Buffer.from(text, 'utf8'), mediaType: parsed.mediaType ?? MEDIA_TYPE.ociIndex };
 }
 
 export async function createManifestList(

@@ -24,13 +24,8 @@ export function layerCacheDir(cacheDir: string, slug: string): string {
 
 /** A symlink `link` -> `target` (relative), left alone when it is already there. */
 async function linkTo(target: string, link: string): Promise<void> {
-  try {
-    if ((await fs.readlink(link)) === target) return;
-    await fs.rm(link, { recursive: true, force: true });
-  } catch {
-    // not there, or not a link: made below
-    await fs.rm(link, { recursive: true, force: true });
-  }
+  if ((await fs.readlink(link).catch(() => undefined)) === target) return;
+  await fs.rm(link, { recursive: true, force: true });
   await fs.symlink(target, link).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EEXIST') throw err;
   });

@@ -23,12 +23,15 @@ export const MEDIA_TYPE = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
 } as const;
 
-const INDEX_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE.ociIndex, MEDIA_TYPE.dockerManifestList];
-const MANIFEST_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE.ociManifest, MEDIA_TYPE.dockerManifest];
+export const INDEX_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE.ociIndex, MEDIA_TYPE.dockerManifestList];
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE.ociManifest, MEDIA_TYPE.dockerManifest];
 
-/** Annotation buildkit puts on an attestation manifest's descriptor in an index. */
+/** Annotations buildkit puts on an attestation manifest's descriptor in an index: its type, and the image it attests. */
 export const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
+export const REFERENCE_DIGEST_ANNOTATION = 'vnd.docker.reference.digest';
 export const ATTESTATION_MANIFEST = 'attestation-manifest';
+/** The `artifactType` of an attestation manifest, as buildx asks the referrers for it. */
+export const ATTESTATION_ARTIFACT_TYPE = 'application/vnd.docker.attestation.manifest.v1+json';
 
 /** ocispec.Platform */
 export interface OciPlatform {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 
 /** A regular file (after symlinks) this process may execute. */
-export function isExecutableFile(file: string): boolean {
+function isExecutableFile(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();
