@@ -24,34 +24,24 @@ export interface DirLockOptions {
  * there to spare work and races, not to stop a run.
  */
 export async function withDirLock<T>(dir: string, name: string, fn: () => Promise<T>, o: DirLockOptions = {}): Promise<T> {
-  // A CommonJS package: its exports are the ESM default export (in the bundle as in Node).
-  const { lock } = (await import(/* webpackMode: "eager" */ 'proper-lockfile')).default;
-  await fs.mkdir(dir, { recursive: true });
   const lockfilePath = path.join(dir, `${name}.lock`);
-  const stale = o.staleMs ?? 30_000;
   const maxWaitMs = o.maxWaitMs ?? 10 * 60_000;
   const deadline = Date.now() + maxWaitMs;
   let release: (() => Promise<void>) | undefined;
   let waited = false;
-  for (;;) {
-    try {
-      release = await lock(dir, { lockfilePath, realpath: false, stale, update: Math.floor(stale / 3), retries: 0 });
+  while (!(release = await tryDirLock(dir, name, o.staleMs))) {
+    if (Date.now() >= deadline) {
+      o.onWait?.(`${lockfilePath} is still held after ${Math.round(maxWaitMs / 1000)} s; going on without it`);
       break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-      if (Date.now() >= deadline) {
-        o.onWait?.(`${lockfilePath} is still held after ${Math.round(maxWaitMs / 1000)} s; going on without it`);
-        break;
-      }
-      if (!waited) o.onWait?.(`another run holds ${lockfilePath}; waiting for it`);
-      waited = true;
-      await sleepUnlessCancelled(o.pollMs ?? 250, o.signal, `waiting for ${lockfilePath}`);
     }
+    if (!waited) o.onWait?.(`another run holds ${lockfilePath}; waiting for it`);
+    waited = true;
+    await sleepUnlessCancelled(o.pollMs ?? 250, o.signal, `waiting for ${lockfilePath}`);
   }
   try {
     return await fn();
   } finally {
-    await release?.().catch(() => undefined);
+    await release?.();
   }
 }
 
@@ -60,6 +50,7 @@ export async function withDirLock<T>(dir: string, name: string, fn: () => Promis
  * waiting: the release, or undefined when it is held (the caller does without).
  */
 export async function tryDirLock(dir: string, name: string, staleMs = 30_000): Promise<(() => Promise<void>) | undefined> {
+  // A CommonJS package: its exports are the ESM default export (in the bundle as in Node).
   const { lock } = (await import(/* webpackMode: "eager" */ 'proper-lockfile')).default;
   await fs.mkdir(dir, { recursive: true });
   try {
