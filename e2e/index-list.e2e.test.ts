@@ -80,6 +80,21 @@ describe('image manifests with an index annotation holding <, > and &', () => {
   });
 });
 
+describe('images with SBOM referrers of our own (sbom-attach)', () => {
+  const repo = uniqueRepo('list-sbom');
+  let run: ActionRun;
+  beforeAll(() => {
+    run = runAction(actionInputs(repo, { 'sbom-attach': 'true', 'fail-on': 'critical' }));
+  });
+
+  it('is composed in process: buildx asks the referrers for attestations only, so its list has no SBOM entry either', () => {
+    expectComposedInProcess(run);
+    const list = buildxList(sources(run));
+    expect(run.outputs.digest).toBe(list.digest);
+    expect(list.json.manifests).toHaveLength(3);
+  });
+});
+
 describe('pushed to a registry that needs credentials (registry-auth)', () => {
   const repo = uniqueRepo('list-auth');
   let run: ActionRun;
