@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { directBuildx, extraPluginDirs, pickPlugin, pluginCandidates, SYSTEM_PLUGIN_DIRS } from '../src/buildx/command.js';
 import type { Exec, ExecOptions } from '../src/exec.js';
-import { pluginEntry } from '../src/util/files.js';
+import { pluginEntry } from '../src/buildx/plugin.js';
 
 describe('pluginCandidates lists docker-buildx where the docker CLI looks, in its order', () => {
   it('config extra dirs first, then <DOCKER_CONFIG>/cli-plugins, then the system folders', () => {

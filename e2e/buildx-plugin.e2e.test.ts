@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pickPlugin, pluginCandidates } from '../src/buildx/command.js';
-import { pluginEntry } from '../src/util/files.js';
+import { pluginEntry } from '../src/buildx/plugin.js';
 import { errorLines, runAction, type ActionRun } from './harness.js';
 import { actionInputs, bed, getManifest, uniqueRepo } from './testbed.js';
 

@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(772);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(138);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .post */ .b)();
 
@@ -14,7 +14,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 772:
+/***/ 138:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -761,30 +761,6 @@ function withGithubToken(auths, existing, written, token, actor, mask) {
     return [...auths, auth];
 }
 
-;// CONCATENATED MODULE: ./src/util/files.ts
-// Facts about files on disk that more than one module asks.
-
-/** A regular file (after symlinks) this process may execute. */
-function isExecutableFile(file) {
-    try {
-        external_node_fs_namespaceObject.accessSync(file, external_node_fs_namespaceObject.constants.X_OK);
-        return external_node_fs_namespaceObject.statSync(file).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** A docker CLI plugin path as the CLI sees it: what does not stat (after links) is absent; anything else is a plugin, runnable or not. */
-function pluginEntry(file) {
-    try {
-        external_node_fs_namespaceObject.statSync(file);
-    }
-    catch {
-        return 'absent';
-    }
-    return isExecutableFile(file) ? 'runnable' : 'broken';
-}
-
 ;// CONCATENATED MODULE: ./src/buildx/plugin.ts
 // The real lookup of the buildx plugin, for main and post: the user's docker
 // config read once, the candidate paths checked on every call (the run may
@@ -793,7 +769,29 @@ function pluginEntry(file) {
 
 
 
-
+/**
+ * A docker CLI plugin path as the CLI sees it: what does not stat (after
+ * links) is absent; a regular file this process may execute is runnable;
+ * anything else (a folder, a file without the execute bit) is broken.
+ */
+function pluginEntry(file) {
+    let st;
+    try {
+        st = external_node_fs_namespaceObject.statSync(file);
+    }
+    catch {
+        return 'absent';
+    }
+    if (!st.isFile())
+        return 'broken';
+    try {
+        external_node_fs_namespaceObject.accessSync(file, external_node_fs_namespaceObject.constants.X_OK);
+        return 'runnable';
+    }
+    catch {
+        return 'broken';
+    }
+}
 function buildxPluginFinder(env) {
     const dir = dockerConfigDir(env);
     let configJson;

@@ -5,7 +5,9 @@
 // BUILDX_CONFIG and docker context).
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
-import type { PluginEntry } from '../util/files.js';
+
+/** What is at a docker CLI plugin path: nothing (missing, a dangling link), a plugin the CLI can run, or one it cannot (a folder, a file not executable). */
+export type PluginEntry = 'absent' | 'runnable' | 'broken';
 
 /** The docker CLI's system plugin folders on Linux, in its order (cli/cli-plugins/manager, defaultSystemPluginDirs). */
 export const SYSTEM_PLUGIN_DIRS = [

@@ -114,10 +114,9 @@ function compose(sources: readonly ListSource[], annotations: readonly string[])
   const parsed = sources.map(readSource);
   if (sources.length === 1 && annotations.length === 0 && INDEXES.includes(sources[0]?.mediaType ?? '')) {
     const only = sources[0] as ListSource;
-    const entries = (parsed[0]?.entries ?? []) as Descriptor[];
-    return { raw: only.raw, digest: only.digest, mediaType: only.mediaType, referrerChecks: referrerChecks(entries) };
+    return { raw: only.raw, digest: only.digest, mediaType: only.mediaType, referrerChecks: referrerChecks(parsed[0] ?? []) };
   }
-  const entries = mergeEntries(parsed.flatMap((p) => p.entries));
+  const entries = mergeEntries(parsed.flat());
   const mediaType = entries.every((d) => d.mediaType.startsWith('application/vnd.docker.')) ? MEDIA_TYPE.dockerManifestList : MEDIA_TYPE.ociIndex;
   const list: Record<string, unknown> = { schemaVersion: 2, mediaType, manifests: entries };
   if (mediaType === MEDIA_TYPE.ociIndex && Object.keys(indexAnnotations).length > 0) list.annotations = sortedMap(indexAnnotations);
@@ -139,18 +138,18 @@ function parseIndexAnnotations(annotations: readonly string[]): Record<string, s
 }
 
 /** The entries one source adds: an index's own entries, or the image manifest itself with its platform. */
-function readSource(s: ListSource): { entries: Descriptor[] } {
+function readSource(s: ListSource): Descriptor[] {
   if (digestOf(s.raw) !== s.digest) throw new Unsupported(`${s.digest}: the bytes read have another digest`);
   const doc = object(parseJson(s.raw, s.digest), s.digest);
   if (INDEXES.includes(s.mediaType)) {
     const manifests = doc.manifests;
     if (!Array.isArray(manifests)) throw new Unsupported(`${s.digest}: an index without a manifests list`);
-    return { entries: manifests.map((m, i) => descriptor(m, `${s.digest} manifests[${i}]`)) };
+    return manifests.map((m, i) => descriptor(m, `${s.digest} manifests[${i}]`));
   }
   if (!MANIFESTS.includes(s.mediaType)) throw new Unsupported(`${s.digest}: media type ${s.mediaType}`);
   const config = object(doc.config, `${s.digest} config`);
   if (!s.config || digestOf(s.config) !== config.digest) throw new Unsupported(`${s.digest}: its config was not read`);
-  return { entries: [{ mediaType: s.mediaType, digest: s.digest, size: s.raw.length, platform: configPlatform(parseJson(s.config, 'config')) }] };
+  return [{ mediaType: s.mediaType, digest: s.digest, size: s.raw.length, platform: configPlatform(parseJson(s.config, 'config')) }];
 }
 
 /** buildx's addDesc: a digest seen again is merged into its first place (media type kept, platform replaced, annotations merged). */

@@ -4,8 +4,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dockerConfigDir } from '../credentials.js';
-import { pluginEntry } from '../util/files.js';
-import { pickPlugin, pluginCandidates } from './command.js';
+import { pickPlugin, pluginCandidates, type PluginEntry } from './command.js';
+
+/**
+ * A docker CLI plugin path as the CLI sees it: what does not stat (after
+ * links) is absent; a regular file this process may execute is runnable;
+ * anything else (a folder, a file without the execute bit) is broken.
+ */
+export function pluginEntry(file: string): PluginEntry {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return 'absent';
+  }
+  if (!st.isFile()) return 'broken';
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return 'runnable';
+  } catch {
+    return 'broken';
+  }
+}
 
 export function buildxPluginFinder(env: Readonly<Record<string, string | undefined>>): () => string | undefined {
   const dir = dockerConfigDir(env);
