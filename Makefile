@@ -28,6 +28,7 @@ build: node_modules
 # dist/ is committed; CI fails when a rebuild changes it.
 check-dist: build
 	@git diff --exit-code --stat -- dist/ || { echo "dist/ is stale: run 'make build' and commit dist/"; exit 1; }
+	@[ -z "$$(git status --porcelain --untracked-files=all -- dist/)" ] || { git status --short -- dist/; echo "dist/ has files git does not track: run 'make build' and commit dist/"; exit 1; }
 
 # Formatting, eslint, actionlint on every workflow, and the reusable
 # workflow's reference to the action (@main on main; see CONTRIBUTING.md).
