@@ -230,16 +230,39 @@ describe("trivy's layer cache, kept between runs per platform", () => {
     return log.filter((l) => layers.some((layer) => l.includes(`"GET /v2/${repo}/blobs/${layer} HTTP`))).length;
   }
 
+  /** Requests for trivy's DB repository in registry A's access log so far. */
+  const dbRequests = (): number => {
+    const repoPath = bed.trivyDbRepository.replace(/^[^/]+\//, '').replace(/:[^/]*$/, '');
+    return fs
+      .readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`/v2/${repoPath}/`)).length;
+  };
+  let dbAsked: number[];
+
   beforeAll(async () => {
     // The real Debian base and one small file: no RUN step, so nothing is emulated.
     context = fs.mkdtempSync(path.join(os.tmpdir(), 'debian-app-'));
     fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${process.env.TESTBED_DEBIAN_IMAGE ?? ''}\nCOPY hello.txt /hello.txt\n`);
     fs.writeFileSync(path.join(context, 'hello.txt'), 'hello\n');
+    const beforeFirst = dbRequests();
     first = run();
     const digests = JSON.parse(first.outputs['platform-digests'] ?? '{}') as Record<string, string>;
     const afterFirst = await debianLayerGets(digests);
+    const dbAfterFirst = dbRequests();
     second = run();
     layerGets = [afterFirst, (await debianLayerGets(digests)) - afterFirst];
+    dbAsked = [dbAfterFirst - beforeFirst, dbRequests() - dbAfterFirst];
+  });
+
+  it("the second run asks trivy for no DB: the one the first fetched is fresh by trivy's own rule", () => {
+    expect(first.stdout).toContain(`trivy's vulnerability DB served by ${bed.trivyDbRepository}`);
+    expect(dbAsked[0]).toBeGreaterThanOrEqual(1);
+    // The fixture DB's NextUpdate is 2099-01-01.
+    expect(second.stdout).toContain(`trivy's vulnerability DB in ${path.join(cacheDir, 'db')} is fresh until 2099-01-01T00:00:00.000Z`);
+    expect(second.stdout).not.toContain("trivy's vulnerability DB served by");
+    expect(dbAsked[1]).toBe(0);
+    expect(second.summary).toContain(`trivy vulnerability DB from \`${path.join(cacheDir, 'db')} (downloaded `);
   });
 
   it('each platform keeps its own on-disk cache in trivy-cache-dir', () => {

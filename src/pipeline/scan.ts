@@ -76,7 +76,9 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
   const ready = (async () => {
     const trivy = await trivyReady;
     const db = await prepareDb(exec, trivy, { cacheDir, dbRepositories: inputs.trivyDbRepositories, retry }, { env: deps.env });
-    sources.vulnerability = dbSourceLabel('vulnerability')(db.source);
+    sources.vulnerability = db.fresh
+      ? `${dbDir('vulnerability', cacheDir)} (downloaded ${db.fresh.downloadedAt}, fresh until ${db.fresh.until})`
+      : dbSourceLabel('vulnerability')(db.source);
     // A Java DB left by an earlier run is refreshed (trivy skips a fresh one) rather than used stale.
     if (fs.existsSync(path.join(dbDir('java', cacheDir), 'metadata.json'))) await javaDb.fetch();
     return trivy;

@@ -11,6 +11,7 @@ import { firstThatServes } from '../util/mirrors.js';
 import { withDirLock } from '../util/dir-lock.js';
 import { retryTool, ToolFailure, trivyRetryable, whyLine, type ToolRetryOptions } from '../util/tool-retry.js';
 import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
+import { dbFreshness, parseDbMetadata } from './db-meta.js';
 
 /** Where trivy fetches the DB from when no repository is given (trivy v0.74.0 pkg/db/db.go). */
 export const DEFAULT_DB_REPOSITORIES = 'mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2';
@@ -187,14 +188,26 @@ export interface PreparedDb {
   restoredKey?: string;
   /** True when the DB was saved to the Actions cache. */
   saved: boolean;
-  /** The repository that served (empty: trivy's default list). */
+  /** The repository that served (empty: trivy's default list, or none when `fresh`). */
   source: string;
+  /** Set when the DB already in the cache dir was used as it is (trivy would have downloaded nothing). */
+  fresh?: { until: string; downloadedAt: string };
+}
+
+/** The DB in `dir` when trivy would keep it at `now` (both files there, metadata by trivy's rule). */
+async function freshDb(dir: string, now: Date): Promise<PreparedDb['fresh']> {
+  if (!(await fileExists(path.join(dir, 'trivy.db')))) return undefined;
+  const text = await fs.readFile(path.join(dir, 'metadata.json'), 'utf8').catch(() => undefined);
+  const meta = text === undefined ? undefined : parseDbMetadata(text);
+  const f = dbFreshness(meta, now.getTime());
+  if (!f.fresh || !meta) return undefined;
+  return { until: new Date(f.until).toISOString(), downloadedAt: new Date(meta.downloadedAt).toISOString() };
 }
 
 /**
  * Restores the DB from the Actions cache (when available), runs
- * `trivy image --download-db-only` (trivy skips the download when the DB is
- * still fresh), and saves a new cache entry for the day. A failed download is
+ * `trivy image --download-db-only` unless the DB there is one trivy would
+ * keep (src/scan/db-meta.ts), and saves a new cache entry for the day. A failed download is
  * an error, never a silent pass; cache trouble only warns.
  */
 export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, deps: Partial<DbDeps> = {}): Promise<PreparedDb> {
@@ -220,8 +233,17 @@ export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, 
     }
   }
 
-  result.source = await downloadDb(exec, trivyPath, 'vulnerability', opts.cacheDir, opts.dbRepositories, d.warning, opts.retry);
-  d.info(`trivy's vulnerability DB served by ${dbSourceLabel('vulnerability')(result.source)}`);
+  const kept = await freshDb(dir, d.now());
+  if (kept) {
+    result.source = '';
+    result.fresh = kept;
+    d.info(
+      `trivy's vulnerability DB in ${dir} is fresh until ${kept.until} (downloaded ${kept.downloadedAt}): trivy would fetch nothing, so it is not asked`,
+    );
+  } else {
+    result.source = await downloadDb(exec, trivyPath, 'vulnerability', opts.cacheDir, opts.dbRepositories, d.warning, opts.retry);
+    d.info(`trivy's vulnerability DB served by ${dbSourceLabel('vulnerability')(result.source)}`);
+  }
 
   if (useCache && result.restoredKey !== keys.key) {
     try {
