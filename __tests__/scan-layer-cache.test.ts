@@ -12,6 +12,18 @@ function cacheWithDb(): string {
   return dir;
 }
 
+/** The backend a scan of this platform gets right now (nothing else holding its cache). */
+async function backendNow(cache: string, slug: string): Promise<LayerCache['cacheBackend']> {
+  return (
+    await withLayerCache(
+      cache,
+      slug,
+      async (c) => c,
+      () => undefined,
+    )
+  ).cacheBackend;
+}
+
 describe("withLayerCache gives each platform trivy's on-disk layer cache of its own", () => {
   it('a cache dir per platform whose db links back to the shared DB', async () => {
     const cache = cacheWithDb();
@@ -71,16 +83,7 @@ describe("withLayerCache gives each platform trivy's on-disk layer cache of its 
     expect(busy).toEqual({ cacheDir: cache, cacheBackend: 'memory' });
     expect(notes).toEqual([`another run is scanning with ${layerCacheDir(cache, 'linux-arm64')}: this scan keeps its layers in memory`]);
     await other?.();
-    expect(
-      (
-        await withLayerCache(
-          cache,
-          'linux-arm64',
-          async (c) => c,
-          () => undefined,
-        )
-      ).cacheBackend,
-    ).toBe('fs');
+    expect(await backendNow(cache, 'linux-arm64')).toBe('fs');
   });
 
   it('releases the lock when the scan throws', async () => {
@@ -93,16 +96,7 @@ describe("withLayerCache gives each platform trivy's on-disk layer cache of its 
         () => undefined,
       ),
     ).rejects.toThrow('trivy failed');
-    expect(
-      (
-        await withLayerCache(
-          cache,
-          'linux-amd64',
-          async (c) => c,
-          () => undefined,
-        )
-      ).cacheBackend,
-    ).toBe('fs');
+    expect(await backendNow(cache, 'linux-amd64')).toBe('fs');
   });
 
   it('a db entry that is not the link (left by hand) is replaced by it', async () => {

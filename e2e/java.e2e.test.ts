@@ -3,10 +3,8 @@
 // and has CVE-2099-10004 (HIGH). The Java DB is fetched once for the run, not
 // once per platform, and only because the image needs it.
 import { describe, expect, it, beforeAll } from '@jest/globals';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
-import { actionInputs, bed, getManifest, listTags, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, getManifest, listTags, registryLog, uniqueRepo } from './testbed.js';
 
 /** The test bed's Java DB in registry A. */
 const JAVA_DB = process.env.TESTBED_TRIVY_JAVA_DB_REPOSITORY || `${bed.registry}/aquasecurity/trivy-java-db:1`;
@@ -27,8 +25,7 @@ interface ScanResults {
 
 /** GETs of one blob of the Java DB repository in registry A's access log. */
 function blobFetches(digest: string): number {
-  const log = fs.readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8');
-  return log.split('\n').filter((l) => l.includes(`"GET /v2/${JAVA_DB_REPO}/blobs/${digest} HTTP`)).length;
+  return registryLog('registry-a').filter((l) => l.includes(`"GET /v2/${JAVA_DB_REPO}/blobs/${digest} HTTP`)).length;
 }
 
 describe('a Java image with a vulnerable JAR on linux/arm64 only, fail-on high', () => {

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, type ActionRun } from './harness.js';
 import { serveDirectory, type StaticServer } from './support/http.js';
-import { actionInputs, bed, getManifest, listTags, uniqueRepo } from './testbed.js';
+import { actionInputs, bed, getManifest, listTags, registryLog, uniqueRepo } from './testbed.js';
 
 interface ScanResults {
   [platform: string]: {
@@ -26,8 +26,7 @@ const inputs = actionInputs;
 
 /** GETs of the DB layer blob in registry A's access log. */
 function dbBlobFetches(): number {
-  const log = fs.readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8');
-  return log.split('\n').filter((l) => /"GET \/v2\/aquasecurity\/trivy-db\/blobs\/sha256:[a-f0-9]+ HTTP/.test(l)).length;
+  return registryLog('registry-a').filter((l) => /"GET \/v2\/aquasecurity\/trivy-db\/blobs\/sha256:[a-f0-9]+ HTTP/.test(l)).length;
 }
 
 describe('a vulnerability on arm64 only, gate at its severity (high)', () => {
@@ -226,17 +225,13 @@ describe("trivy's layer cache, kept between runs per platform", () => {
     const layers = await Promise.all(
       Object.values(digests).map(async (d) => (await getManifest(bed.registry, repo, d))?.json.layers?.[0]?.digest ?? ''),
     );
-    const log = fs.readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8').split('\n');
-    return log.filter((l) => layers.some((layer) => l.includes(`"GET /v2/${repo}/blobs/${layer} HTTP`))).length;
+    return registryLog('registry-a').filter((l) => layers.some((layer) => l.includes(`"GET /v2/${repo}/blobs/${layer} HTTP`))).length;
   }
 
   /** Requests for trivy's DB repository in registry A's access log so far. */
   const dbRequests = (): number => {
     const repoPath = bed.trivyDbRepository.replace(/^[^/]+\//, '').replace(/:[^/]*$/, '');
-    return fs
-      .readFileSync(path.join(bed.logDir, 'registry-a.log'), 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(`/v2/${repoPath}/`)).length;
+    return registryLog('registry-a').filter((l) => l.includes(`/v2/${repoPath}/`)).length;
   };
   let dbAsked: number[];
 

@@ -3,6 +3,8 @@
 // distribution API, independent of the tools under test.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 function need(name: string): string {
   const v = process.env[name];
@@ -162,6 +164,11 @@ export function storageFingerprint(name: 'registry-a' | 'registry-b'): string[] 
   const root = `${need('TESTBED_STATE_DIR')}/${name}/storage`;
   const out = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   return out.split('\n').filter(Boolean).sort();
+}
+
+/** The lines of a test-bed registry's access log so far (`<logDir>/<name>.log`). */
+export function registryLog(name: 'registry-a' | 'registry-b'): string[] {
+  return fs.readFileSync(path.join(bed.logDir, `${name}.log`), 'utf8').split('\n');
 }
 
 /**
