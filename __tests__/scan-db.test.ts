@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execCommand, type Exec } from '../src/exec.js';
-import { cacheServiceAvailable, DB_ATTEMPTS, dbCacheKeys, prepareDb, type DbDeps } from '../src/scan/db.js';
+import { DB_ATTEMPTS, prepareDb, type DbDeps } from '../src/scan/db.js';
+import { dbCacheKeys } from '../src/scan/cache-keys.js';
+import { cacheServiceAvailable } from '../src/util/actions-cache.js';
 
 const NOW = new Date('2026-11-23T09:00:00Z');
 
@@ -56,7 +58,7 @@ describe('prepareDb', () => {
     };
 
   /** An in-memory Actions cache: exact key first, then the newest key with a restore prefix. */
-  const deps = (env: Record<string, string | undefined>, failing?: 'restore' | 'save'): Partial<DbDeps> => ({
+  const deps = (env: Record<string, string | undefined>, failing?: 'restore' | 'save' | 'refused'): Partial<DbDeps> => ({
     env,
     now: () => NOW,
     restoreCache: async (_paths, key, restoreKeys) => {
@@ -70,6 +72,7 @@ describe('prepareDb', () => {
     },
     saveCache: async (paths, key) => {
       if (failing === 'save') throw new Error('cache write denied');
+      if (failing === 'refused') return -1;
       store.set(key, paths.join(','));
       return 1;
     },
@@ -126,6 +129,14 @@ describe('prepareDb', () => {
     const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: [] }, deps(RUNNER, 'save'));
     expect(r).toEqual({ saved: false, source: '' });
     expect(logs.filter((l) => l.startsWith('warning:'))).toEqual(['warning: could not save the trivy DB to the Actions cache: cache write denied']);
+  });
+
+  it('does not call the DB saved when the cache service did not take it (the library answers -1)', async () => {
+    const r = await prepareDb(trivy({ exitCode: 0 }), 'trivy', { cacheDir, dbRepositories: [] }, deps(RUNNER, 'refused'));
+    expect(r).toEqual({ saved: false, source: '' });
+    expect(logs.filter((l) => l.includes('Actions cache') && !l.includes('no trivy DB'))).toEqual([
+      `info: the Actions cache did not take the trivy DB (${dbCacheKeys([], NOW).key}); the next run downloads it again`,
+    ]);
   });
 
   it('throws, naming the repository and trivy error, when trivy cannot download the DB', async () => {

@@ -1,7 +1,7 @@
-// trivy's DB kept in the Actions cache between workflow runs, through a real
-// cache service (act's, in host mode): the cache client is loaded from a
-// chunk of the bundle of its own only when the service is there, so this is
-// also the proof that the chunk loads.
+// trivy's DB and each platform's layer cache kept in the Actions cache
+// between workflow runs, through a real cache service (act's, in host mode):
+// the cache client is loaded from a chunk of the bundle of its own only when
+// the service is there, so this is also the proof that the chunk loads.
 import { describe, expect, it, beforeAll } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,7 +23,7 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
   const actionTree = path.join(work, 'action');
   const runs: Run[] = [];
 
-  const act = (): Run => {
+  const act = (buildArgs = ''): Run => {
     fs.rmSync(trivyCache, { recursive: true, force: true });
     const vars = {
       CONTEXT: path.join(bed.contexts, 'vulnapp'),
@@ -31,6 +31,7 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
       TRIVY_DB_REPOSITORY: bed.trivyDbRepository,
       TRIVY_CACHE: trivyCache,
       BUILDX_ENDPOINT: bed.buildkitEndpoint,
+      BUILD_ARGS: buildArgs,
     };
     const r = spawnSync(
       'act',
@@ -55,7 +56,8 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
 
   beforeAll(() => {
     for (const f of ['action.yml', 'package.json', 'dist']) fs.cpSync(path.join(ROOT, f), path.join(actionTree, f), { recursive: true });
-    runs.push(act(), act());
+    // The same image twice, then a changed one (its RUN step's argument).
+    runs.push(act(), act(), act('FAIL_ARCH=nobody'));
   });
 
   const failed = (r: Run): string => (r.exitCode === 0 ? '' : r.output.split('\n').slice(-40).join('\n'));
@@ -75,5 +77,38 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
     expect(second.output).toMatch(/linux\/amd64: .*gate none: pass/);
     expect(second.output).toMatch(/linux\/arm64: .*gate none: pass/);
     expect(fs.existsSync(path.join(trivyCache, 'db', 'metadata.json'))).toBe(true);
+  });
+
+  /** `linux/amd64` -> the layer-cache key a run's log names for it, with what it did. */
+  const layerKeys = (r: Run, did: 'restored' | 'saved'): Record<string, string> => {
+    const re = new RegExp(
+      `(linux/[a-z0-9]+): ${did === 'restored' ? 'restored' : 'saved'} trivy's layer cache (?:from|to) the Actions cache \\((trivy-layers-[a-z0-9-]+)\\)`,
+      'g',
+    );
+    return Object.fromEntries([...r.output.matchAll(re)].map((m) => [m[1], m[2]]));
+  };
+
+  it("the first run finds no layer cache for either platform and saves each platform's under its image", () => {
+    const [first] = runs as [Run];
+    expect(first.output).toContain('linux/amd64: no layer cache in the Actions cache for trivy-layers-linux-amd64-*');
+    expect(first.output).toContain('linux/arm64: no layer cache in the Actions cache for trivy-layers-linux-arm64-*');
+    expect(Object.keys(layerKeys(first, 'saved')).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+  });
+
+  it("a re-run of the same image restores each platform's own entry and uploads nothing", () => {
+    const [first, second] = runs as [Run, Run];
+    expect(Object.keys(layerKeys(second, 'restored')).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(layerKeys(second, 'restored')).toEqual(layerKeys(first, 'saved'));
+    expect(layerKeys(second, 'saved')).toEqual({});
+    for (const slug of ['linux-amd64', 'linux-arm64']) expect(fs.existsSync(path.join(trivyCache, 'layers', slug, 'fanal', 'fanal.db'))).toBe(true);
+  });
+
+  it("a changed image starts from the platform's newest entry and is saved under a key of its own", () => {
+    const [first, , third] = runs as [Run, Run, Run];
+    expect({ exitCode: third.exitCode, tail: failed(third) }).toEqual({ exitCode: 0, tail: '' });
+    expect(layerKeys(third, 'restored')).toEqual(layerKeys(first, 'saved'));
+    const saved = layerKeys(third, 'saved');
+    expect(Object.keys(saved).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    for (const [p, key] of Object.entries(saved)) expect(key).not.toBe(layerKeys(first, 'saved')[p]);
   });
 });

@@ -2,7 +2,6 @@
 // scans then run with --skip-db-update), and kept between runs in the Actions
 // cache when the cache service is there. The DB lives at `<cacheDir>/db`
 // (trivy.db and metadata.json).
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as core from '../util/core.js';
@@ -12,6 +11,8 @@ import { withDirLock } from '../util/dir-lock.js';
 import { retryTool, ToolFailure, trivyRetryable, whyLine, type ToolRetryOptions } from '../util/tool-retry.js';
 import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
 import { dbFreshness, parseDbMetadata } from './db-meta.js';
+import { actionsCache, cacheServiceAvailable } from '../util/actions-cache.js';
+import { dbCacheKeys } from './cache-keys.js';
 
 /** Where trivy fetches the DB from when no repository is given (trivy v0.74.0 pkg/db/db.go). */
 export const DEFAULT_DB_REPOSITORIES = 'mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2';
@@ -138,31 +139,12 @@ export interface DbOptions {
   retry?: DbRetry;
 }
 
-export interface DbCacheKeys {
-  key: string;
-  restoreKeys: string[];
-}
-
-/** `trivy-db-<12 hex of the repositories>-<YYYY-MM-DD UTC>`; restore falls back to any day. */
-export function dbCacheKeys(dbRepositories: readonly string[], now: Date): DbCacheKeys {
-  const repoHash = createHash('sha256')
-    .update(dbRepositories.join('\n') || 'default')
-    .digest('hex')
-    .slice(0, 12);
-  const prefix = `trivy-db-${repoHash}-`;
-  return { key: `${prefix}${now.toISOString().slice(0, 10)}`, restoreKeys: [prefix] };
-}
-
-/** True on a runner that has the Actions cache service. */
-export function cacheServiceAvailable(env: Record<string, string | undefined>): boolean {
-  return Boolean(env.ACTIONS_CACHE_URL || env.ACTIONS_RESULTS_URL);
-}
-
 export interface DbDeps {
   env: Record<string, string | undefined>;
   now: () => Date;
   restoreCache: (paths: string[], key: string, restoreKeys: string[]) => Promise<string | undefined>;
-  saveCache: (paths: string[], key: string) => Promise<unknown>;
+  /** The entry's id; -1 when the service did not take it. */
+  saveCache: (paths: string[], key: string) => Promise<number>;
   debug: (message: string) => void;
   info: (message: string) => void;
   warning: (message: string) => void;
@@ -172,11 +154,8 @@ export function defaultDbDeps(env: Readonly<Record<string, string | undefined>>)
   return {
     env,
     now: () => new Date(),
-    // Loaded only when used, from a chunk of its own: @actions/cache (with the
-    // Azure storage SDK) is more than half the bundle, and even unevaluated its
-    // source cost every run's start-up ~0.1 s of parsing.
-    restoreCache: async (paths, key, restoreKeys) => (await import('@actions/cache')).restoreCache(paths, key, restoreKeys),
-    saveCache: async (paths, key) => (await import('@actions/cache')).saveCache(paths, key),
+    restoreCache: (paths, key, restoreKeys) => actionsCache.restore(paths, key, restoreKeys),
+    saveCache: (paths, key) => actionsCache.save(paths, key),
     debug: (m) => core.debug(m),
     info: (m) => core.info(m),
     warning: (m) => core.warning(m),
@@ -247,9 +226,12 @@ export async function prepareDb(exec: Exec, trivyPath: string, opts: DbOptions, 
 
   if (useCache && result.restoredKey !== keys.key) {
     try {
-      await d.saveCache([dir], keys.key);
-      result.saved = true;
-      d.info(`saved the trivy DB to the Actions cache (${keys.key})`);
+      if ((await d.saveCache([dir], keys.key)) === -1) {
+        d.info(`the Actions cache did not take the trivy DB (${keys.key}); the next run downloads it again`);
+      } else {
+        result.saved = true;
+        d.info(`saved the trivy DB to the Actions cache (${keys.key})`);
+      }
     } catch (err) {
       d.warning(`could not save the trivy DB to the Actions cache: ${(err as Error).message}`);
     }

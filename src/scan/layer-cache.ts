@@ -8,9 +8,19 @@
 // scan did before. A layer seen before is not downloaded or analysed again:
 // a re-scan of a Debian base went from 3.8 s to 0.23 s (three platforms at
 // once, this machine).
+//
+// On a runner that starts with an empty trivy cache (a hosted runner) and has
+// the Actions cache service, the platform's layer cache (`fanal/`) is
+// restored before its scan and saved after it, keyed by the image scanned
+// (src/scan/cache-keys.ts), as trivy-action keeps its whole cache dir. A
+// layer cache already on disk (a self-hosted runner's) is used as it is:
+// neither restored over nor uploaded.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { ActionsCache } from '../util/actions-cache.js';
+import { errorMessage } from '../util/errors.js';
 import { tryDirLock } from '../util/dir-lock.js';
+import { layerCacheKeys } from './cache-keys.js';
 
 export interface LayerCache {
   cacheDir: string;
@@ -20,6 +30,60 @@ export interface LayerCache {
 /** `<cacheDir>/layers/<slug>`: this platform's cache dir. */
 export function layerCacheDir(cacheDir: string, slug: string): string {
   return path.join(cacheDir, 'layers', slug);
+}
+
+/** Keeping a platform's layer cache in the Actions cache between runs. */
+export interface LayerSync {
+  cache: ActionsCache;
+  /** The scanned image's digest: what the saved entry is keyed by. */
+  digest: string;
+  /** For messages: `linux/arm64`. */
+  platform: string;
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+/** Where trivy keeps analysed layers in a cache dir (trivy v0.74 pkg/cache/fs.go: `fanal/fanal.db`). */
+function fanalDir(dir: string): string {
+  return path.join(dir, 'fanal');
+}
+
+/** What the layer cache started from: the key restored, `local` (already on disk), or nothing. */
+type LayerStart = { restored: string } | 'local' | 'none';
+
+async function restoreLayers(dir: string, slug: string, s: LayerSync): Promise<LayerStart> {
+  const onDisk = await fs.stat(path.join(fanalDir(dir), 'fanal.db')).then(
+    () => true,
+    () => false,
+  );
+  if (onDisk) return 'local';
+  const keys = layerCacheKeys(slug, s.digest);
+  try {
+    const restored = await s.cache.restore([fanalDir(dir)], keys.key, keys.restoreKeys);
+    if (restored) {
+      s.info(`${s.platform}: restored trivy's layer cache from the Actions cache (${restored})`);
+      return { restored };
+    }
+    s.info(`${s.platform}: no layer cache in the Actions cache for ${keys.restoreKeys[0]}*`);
+  } catch (err) {
+    s.warning(`${s.platform}: could not restore trivy's layer cache from the Actions cache: ${errorMessage(err)}`);
+  }
+  return 'none';
+}
+
+async function saveLayers(dir: string, slug: string, s: LayerSync, start: LayerStart): Promise<void> {
+  const { key } = layerCacheKeys(slug, s.digest);
+  // On disk before this run (kept by the runner), or this image's own entry restored: nothing new to keep.
+  if (start === 'local' || (typeof start === 'object' && start.restored === key)) return;
+  try {
+    if ((await s.cache.save([fanalDir(dir)], key)) === -1) {
+      s.info(`${s.platform}: the Actions cache did not take trivy's layer cache (${key})`);
+    } else {
+      s.info(`${s.platform}: saved trivy's layer cache to the Actions cache (${key})`);
+    }
+  } catch (err) {
+    s.warning(`${s.platform}: could not save trivy's layer cache to the Actions cache: ${errorMessage(err)}`);
+  }
 }
 
 /** A symlink `link` -> `target` (relative), left alone when it is already there. */
@@ -34,12 +98,15 @@ async function linkTo(target: string, link: string): Promise<void> {
 /**
  * Runs `fn` with this platform's layer cache when no other run holds it, and
  * with the shared cache dir and an in-memory layer cache when one does (`onBusy` is told).
+ * With `sync`, an empty layer cache is restored from the Actions cache first
+ * and saved after `fn` succeeds, unless this image's own entry was restored.
  */
 export async function withLayerCache<T>(
   cacheDir: string,
   slug: string,
   fn: (c: LayerCache) => Promise<T>,
   onBusy: (message: string) => void,
+  sync?: LayerSync,
 ): Promise<T> {
   const dir = layerCacheDir(cacheDir, slug);
   await fs.mkdir(dir, { recursive: true });
@@ -52,7 +119,10 @@ export async function withLayerCache<T>(
     // Relative links, so the cache dir can be moved or restored elsewhere (actions/cache).
     await linkTo(path.join('..', '..', 'db'), path.join(dir, 'db'));
     await linkTo(path.join('..', '..', 'java-db'), path.join(dir, 'java-db'));
-    return await fn({ cacheDir: dir, cacheBackend: 'fs' });
+    const start = sync ? await restoreLayers(dir, slug, sync) : 'local';
+    const result = await fn({ cacheDir: dir, cacheBackend: 'fs' });
+    if (sync) await saveLayers(dir, slug, sync, start);
+    return result;
   } finally {
     await release();
   }

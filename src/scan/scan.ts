@@ -13,7 +13,7 @@ import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
 import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
-import { withLayerCache, type LayerCache } from './layer-cache.js';
+import { withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
 
 export interface ScanOptions {
   /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
@@ -40,6 +40,8 @@ export interface ScanOptions {
   onLine?: (line: string) => void;
   /** Told when the platform's layer cache is in use by another run. */
   onNote?: (message: string) => void;
+  /** Keeps the platform's layer cache in the Actions cache (on a runner with the service). */
+  layerSync?: Omit<LayerSync, 'digest' | 'platform'>;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -121,6 +123,7 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
       return exec(trivyPath, args(cache), execOpts);
     },
     (m) => opts.onNote?.(`${platform}: ${m}`),
+    opts.layerSync ? { ...opts.layerSync, digest: build.digest, platform } : undefined,
   );
   if (r.exitCode !== 0) throw failure('scan', platform, r);
 

@@ -1,0 +1,32 @@
+// Keys of the Actions cache entries the scan phase keeps: trivy's DB (one a
+// day per list of repositories) and each platform's layer cache (one per
+// image scanned). Pure.
+import { createHash } from 'node:crypto';
+
+export interface CacheKeys {
+  key: string;
+  /** Prefixes tried in order when `key` is not there: the newest entry with one is restored. */
+  restoreKeys: string[];
+}
+
+function hex12(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** `trivy-db-<12 hex of the repositories>-<YYYY-MM-DD UTC>`; restore falls back to any day. */
+export function dbCacheKeys(dbRepositories: readonly string[], now: Date): CacheKeys {
+  const prefix = `trivy-db-${hex12(dbRepositories.join('\n') || 'default')}-`;
+  return { key: `${prefix}${now.toISOString().slice(0, 10)}`, restoreKeys: [prefix] };
+}
+
+/**
+ * `trivy-layers-<platform slug>-<12 hex of the image digest>`: an entry holds
+ * the layers of every image scanned into it up to that one, so a re-run of the
+ * same image restores its own entry (and saves nothing), and a new image
+ * restores the platform's newest one by prefix (its base layers) and is saved
+ * under its own key.
+ */
+export function layerCacheKeys(slug: string, digest: string): CacheKeys {
+  const prefix = `trivy-layers-${slug}-`;
+  return { key: `${prefix}${hex12(digest)}`, restoreKeys: [prefix] };
+}
