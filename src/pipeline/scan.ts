@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../util/errors.js';
 import { describeFailures, type PlatformFailure } from './failures.js';
 import { retryTool, ToolFailure, trivyRetryable, whyLine } from '../util/tool-retry.js';
-import { actionsCache, cacheServiceAvailable, type ActionsCache } from '../util/actions-cache.js';
+import { actionsCache, cacheServiceAvailable } from '../util/actions-cache.js';
 
 export interface Scanner {
   scan(build: PlatformBuild): Promise<PlatformScan>;
@@ -51,8 +51,6 @@ export interface ScannerDeps {
   signal?: AbortSignal | undefined;
   /** The wait before a scan's second attempt (default 2 s, doubled after). */
   toolBackoffMs?: number;
-  /** The Actions cache client for the layer caches (default: the real one, when the service is there). */
-  actionsCache?: ActionsCache;
 }
 
 export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: string, env: ScannerDeps['env']): string {
@@ -88,7 +86,7 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
   })();
   ready.catch(() => undefined); // surfaced through each scan
   const layerSync = cacheServiceAvailable(deps.env)
-    ? { cache: deps.actionsCache ?? actionsCache, info: (m: string) => deps.log.info(m), warning: (m: string) => deps.log.warning(m) }
+    ? { cache: actionsCache, info: (m: string) => deps.log.info(m), warning: (m: string) => deps.log.warning(m) }
     : undefined;
   return {
     dbSources: () => ({ ...sources }),

@@ -119,9 +119,10 @@ export async function withLayerCache<T>(
     // Relative links, so the cache dir can be moved or restored elsewhere (actions/cache).
     await linkTo(path.join('..', '..', 'db'), path.join(dir, 'db'));
     await linkTo(path.join('..', '..', 'java-db'), path.join(dir, 'java-db'));
-    const start = sync ? await restoreLayers(dir, slug, sync) : 'local';
+    if (!sync) return await fn({ cacheDir: dir, cacheBackend: 'fs' });
+    const start = await restoreLayers(dir, slug, sync);
     const result = await fn({ cacheDir: dir, cacheBackend: 'fs' });
-    if (sync) await saveLayers(dir, slug, sync, start);
+    await saveLayers(dir, slug, sync, start);
     return result;
   } finally {
     await release();
