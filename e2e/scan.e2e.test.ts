@@ -212,7 +212,12 @@ describe("trivy's layer cache, kept between runs per platform", () => {
   const repo = uniqueRepo('layer-cache');
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));
   let context: string;
-  const run = (): ActionRun => runAction(inputs(repo, { context, 'trivy-cache-dir': cacheDir, 'fail-on': 'critical', tags: `${Date.now()}` }));
+  // Each run changes the image's own file, so its digest is new (an unchanged image's report is
+  // reused without a scan) while its Debian layer stays the one the first run scanned.
+  const run = (): ActionRun => {
+    fs.writeFileSync(path.join(context, 'hello.txt'), `hello ${Date.now()}\n`);
+    return runAction(inputs(repo, { context, 'trivy-cache-dir': cacheDir, 'fail-on': 'critical', tags: `${Date.now()}` }));
+  };
   let first: ActionRun;
   let second: ActionRun;
   let layerGets: number[];
@@ -267,8 +272,10 @@ describe("trivy's layer cache, kept between runs per platform", () => {
     }
   });
 
-  it('the second run downloads no Debian layer again and finds the same', () => {
+  it('the second run, of a changed image on the same base, downloads no Debian layer again and finds the same', () => {
     expect(errorLines(second)).toEqual([]);
+    expect(second.outputs['platform-digests']).not.toEqual(first.outputs['platform-digests']);
+    expect(second.stdout).not.toContain('no new scan');
     expect(layerGets[0]).toBeGreaterThanOrEqual(3);
     expect(layerGets[1]).toBe(0);
     expect(verdicts(second)).toEqual(verdicts(first));
@@ -290,5 +297,49 @@ describe("trivy's layer cache, kept between runs per platform", () => {
     );
     expect(third.stdout).not.toContain('linux/amd64: another run is scanning');
     expect(verdicts(third)).toEqual(verdicts(second));
+  });
+});
+
+describe('a re-run of an unchanged image', () => {
+  const repo = uniqueRepo('report-reuse');
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));
+  const run = (failOn: string): ActionRun =>
+    runAction(inputs(repo, { 'trivy-cache-dir': cacheDir, 'fail-on': failOn, tags: `${failOn}-${Date.now()}` }));
+  const results = (r: ActionRun): ScanResults =>
+    Object.fromEntries(Object.entries(JSON.parse(r.outputs['scan-results'] ?? '{}') as ScanResults).map(([p, v]) => [p, { ...v, report: '' }]));
+  let first: ActionRun;
+  let second: ActionRun;
+  let stricter: ActionRun;
+  beforeAll(() => {
+    first = run('critical');
+    second = run('critical');
+    // The gate is not part of what trivy reports: a stricter gate decides from the same report.
+    stricter = run('high');
+  });
+
+  it('scans every platform the first time and keeps the reports', () => {
+    expect(errorLines(first)).toEqual([]);
+    expect(first.stdout.match(/trivy image --image-src remote/g)).toHaveLength(3);
+    expect(first.stdout).not.toContain('no new scan');
+  });
+
+  it("reuses each platform's report for the same digest, DB, trivy and options: no trivy scan runs, same findings", () => {
+    expect(errorLines(second)).toEqual([]);
+    expect(second.outputs['platform-digests']).toEqual(first.outputs['platform-digests']);
+    expect(second.stdout).not.toContain('trivy image --image-src remote');
+    const digests = JSON.parse(second.outputs['platform-digests'] ?? '{}') as Record<string, string>;
+    for (const [platform, digest] of Object.entries(digests)) {
+      expect(second.stdout).toMatch(new RegExp(`${platform}: no new scan: the report trivy wrote at \\S+ for ${digest} is reused`));
+    }
+    expect(results(second)).toEqual(results(first));
+    expect(results(second)['linux/arm64']?.findings.map((f) => f.id)).toContain('CVE-2099-10001');
+    expect(second.summary).toMatch(/Scan reports reused .*linux\/amd64 \(.*linux\/arm64 \(.*linux\/arm\/v7 \(/);
+  });
+
+  it('judges a stricter gate from the reused report: arm64 fails and nothing is tagged', async () => {
+    expect(stricter.stdout).not.toContain('trivy image --image-src remote');
+    expect(stricter.exitCode).not.toBe(0);
+    expect(errorLines(stricter).join('\n')).toContain('CVE-2099-10001');
+    expect((await listTags(bed.registry, repo)).filter((t) => t.startsWith('high-'))).toEqual([]);
   });
 });

@@ -105,6 +105,13 @@ export function renderSummary(r: RunReport): string {
   if (served.length) out.push(`Bootstrap images pulled: ${served.join('; ')}`, '');
   const db = r.dbSources ?? {};
   if (db.vulnerability) out.push(`trivy vulnerability DB from \`${db.vulnerability}\`${db.java ? `; Java DB from \`${db.java}\`` : ''}`, '');
+  const reused = r.scans.filter((s) => s.reusedFrom);
+  if (reused.length) {
+    out.push(
+      `Scan reports reused (the same digest scanned before by the same trivy with the same DBs and options): ${reused.map((s) => `${s.platform} (${s.reusedFrom})`).join(', ')}`,
+      '',
+    );
+  }
   const withMore = r.scans.filter((s) => s.findings.some((f) => !f.blocking));
   if (withMore.length) {
     out.push(

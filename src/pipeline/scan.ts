@@ -113,6 +113,7 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
             onJavaDb: (m) => deps.log.info(m),
             onNote: (m) => deps.log.info(m),
             ...(layerSync ? { layerSync } : {}),
+            reports: { env: deps.env },
           },
           build,
         );

@@ -30,3 +30,28 @@ export function layerCacheKeys(slug: string, digest: string): CacheKeys {
   const prefix = `trivy-layers-${slug}-`;
   return { key: `${prefix}${hex12(digest)}`, restoreKeys: [prefix] };
 }
+
+/** Everything a trivy report depends on besides the image itself (which the argv pins by digest). */
+export interface ReportInputs {
+  /** The scan's argv with run-specific paths left out (report file, cache dir) and the ignore file as its content's hash. */
+  argv: readonly string[];
+  /** Which trivy: its path and the file's size and modification time. */
+  trivy: string;
+  /** The DBs' metadata.json texts as trivy wrote them (a new download changes DownloadedAt). */
+  dbMetadata: string;
+  /** TRIVY_* variables of trivy's environment (they set flags too). */
+  env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Where a scan's report is kept for reuse: a folder per DB (`db`, 12 hex of its
+ * metadata; a new DB leaves the others to be removed) and the entry's `key`
+ * (64 hex of every input, in a fixed order).
+ */
+export function reportKeys(inputs: ReportInputs): { db: string; key: string } {
+  const env = Object.keys(inputs.env)
+    .sort()
+    .map((k) => [k, inputs.env[k]]);
+  const text = JSON.stringify([inputs.argv, inputs.trivy, inputs.dbMetadata, env]);
+  return { db: hex12(inputs.dbMetadata), key: createHash('sha256').update(text).digest('hex') };
+}

@@ -47,6 +47,8 @@ export interface PlatformScan {
   sarifFile?: string;
   /** The CycloneDX SBOM converted from the report (with `sbom-attach`). */
   sbomFile?: string;
+  /** When the report was reused from an earlier scan of the same digest (src/scan/report-cache.ts): when that scan wrote it. */
+  reusedFrom?: string;
 }
 
 const RANK: Record<Severity, number> = { UNKNOWN: 0, LOW: 1, MEDIUM: 2, HIGH: 3, CRITICAL: 4 };

@@ -14,6 +14,8 @@ import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
 import { withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
+import { keepReport, reportEntry, reuseReport, type ReportEntry } from './report-cache.js';
+import { createHash } from 'node:crypto';
 
 export interface ScanOptions {
   /** Where reports (`trivy-<slug>.json`) and merged ignore files go. */
@@ -42,6 +44,12 @@ export interface ScanOptions {
   onNote?: (message: string) => void;
   /** Keeps the platform's layer cache in the Actions cache (on a runner with the service). */
   layerSync?: Omit<LayerSync, 'digest' | 'platform'>;
+  /**
+   * Reuse the report of an earlier scan of the same pushed digest by the same
+   * trivy with the same DBs and options, and keep this one (src/scan/report-cache.ts).
+   * `env` is the environment trivy runs with (its TRIVY_* variables count).
+   */
+  reports?: { env: Readonly<Record<string, string | undefined>> };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -98,34 +106,52 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
 
   const ignoreFile = await prepareIgnoreFile(opts.trivyignores, path.join(opts.workDir, `trivyignore-${slug}`));
   const target = scanTarget(build);
-  const args = (cache: LayerCache): string[] =>
+  const args = (outputFile: string, cache: LayerCache, ignore: string | undefined): string[] =>
     trivyScanArgs({
       target,
-      outputFile: reportFile,
+      outputFile,
       ...cache,
       severity: opts.severity,
       scanners: opts.scanners,
       ignoreUnfixed: opts.ignoreUnfixed,
-      ignoreFile,
+      ...(ignore ? { ignoreFile: ignore } : {}),
       listAllPkgs: opts.sbom === true,
     });
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
   await opts.javaDb?.settled();
-  const r = await withLayerCache(
-    opts.cacheDir,
-    slug,
-    async (cache) => {
-      const first = await exec(trivyPath, args(cache), execOpts);
-      if (first.exitCode === 0 || !opts.javaDb || !needsJavaDb(`${first.stderr}\n${first.stdout}`)) return first;
-      opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
-      await opts.javaDb.fetch();
-      await fs.rm(reportFile, { force: true });
-      return exec(trivyPath, args(cache), execOpts);
-    },
-    (m) => opts.onNote?.(`${platform}: ${m}`),
-    opts.layerSync ? { ...opts.layerSync, digest: build.digest, platform } : undefined,
-  );
-  if (r.exitCode !== 0) throw failure('scan', platform, r);
+  // The report's entry: the argv without this run's paths, the ignore file by its content.
+  const entry = async (): Promise<ReportEntry | undefined> => {
+    if (!opts.reports || target.kind !== 'remote') return undefined;
+    const ignore = ignoreFile
+      ? `sha256:${createHash('sha256')
+          .update(await fs.readFile(ignoreFile))
+          .digest('hex')}`
+      : undefined;
+    return reportEntry(opts.cacheDir, trivyPath, args('', { cacheDir: '', cacheBackend: 'fs' }, ignore), { ...opts.reports.env, ...opts.env });
+  };
+  const earlier = await entry();
+  const reusedAt = earlier ? await reuseReport(earlier, reportFile) : undefined;
+  if (reusedAt) {
+    opts.onNote?.(
+      `${platform}: no new scan: the report trivy wrote at ${reusedAt.toISOString()} for ${build.digest} is reused (same digest, trivy, DBs and options)`,
+    );
+  } else {
+    const r = await withLayerCache(
+      opts.cacheDir,
+      slug,
+      async (cache) => {
+        const first = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
+        if (first.exitCode === 0 || !opts.javaDb || !needsJavaDb(`${first.stderr}\n${first.stdout}`)) return first;
+        opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
+        await opts.javaDb.fetch();
+        await fs.rm(reportFile, { force: true });
+        return exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
+      },
+      (m) => opts.onNote?.(`${platform}: ${m}`),
+      opts.layerSync ? { ...opts.layerSync, digest: build.digest, platform } : undefined,
+    );
+    if (r.exitCode !== 0) throw failure('scan', platform, r);
+  }
 
   let text: string;
   try {
@@ -134,6 +160,14 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     throw new Error(`trivy scan of ${platform} exited 0 but wrote no report to ${reportFile}`);
   }
   const scan: PlatformScan = { ...evaluateGate(platform, parseReport(text, reportFile), opts.failOn), reportFile };
+  if (reusedAt) {
+    scan.reusedFrom = reusedAt.toISOString();
+  } else {
+    // The entry read again: a scan that needed the Java DB fetched it.
+    const now = await entry();
+    const why = now ? await keepReport(now, reportFile) : undefined;
+    if (why) opts.onNote?.(`${platform}: ${why}`);
+  }
 
   if (opts.sarifDir) {
     await fs.mkdir(opts.sarifDir, { recursive: true });

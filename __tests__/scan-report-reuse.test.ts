@@ -1,0 +1,200 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Exec } from '../src/exec.js';
+import { scanPlatform, type ScanOptions } from '../src/scan/scan.js';
+import { reportKeys } from '../src/scan/cache-keys.js';
+import { reportsDir } from '../src/scan/report-cache.js';
+import type { PlatformBuild } from '../src/model.js';
+
+const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');
+const DIGEST = 'sha256:d910bdeef0e86654dc9e3a561af30ceb47eb3b3393e27158af398fb7ebae9b86';
+const OTHER = 'sha256:0000000000000000000000000000000000000000000000000000000000000001';
+
+const pushed = (digest = DIGEST): PlatformBuild => ({
+  platform: { os: 'linux', arch: 'arm64', id: 'linux/arm64' },
+  digest,
+  pushedDigest: digest,
+  ref: `127.0.0.1:5000/testbed/vulnapp@${digest}`,
+  seconds: 1,
+  size: 1,
+  emulated: false,
+});
+
+const CYCLONEDX = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [] });
+
+/** A trivy that writes the fixture report on `image` (or fails), counting its scans; `convert` writes an SBOM. */
+function fakeTrivy(fixture = 'handmade-image-arm64.json'): { exec: Exec; scans: () => number; fail: (on: boolean) => void } {
+  let scans = 0;
+  let failing = false;
+  const exec: Exec = async (_cmd, args) => {
+    const out = args[args.indexOf('--output') + 1] as string;
+    if (args[0] === 'convert') return fs.writeFile(out, CYCLONEDX).then(() => ({ exitCode: 0, stdout: '', stderr: '' }));
+    scans++;
+    if (failing) return { exitCode: 1, stdout: '', stderr: 'FATAL unable to pull image' };
+    await fs.copyFile(path.join(FIXTURES, fixture), out);
+    return { exitCode: 0, stdout: '', stderr: '' };
+  };
+  return { exec, scans: () => scans, fail: (on) => (failing = on) };
+}
+
+describe('trivy reports reused for an unchanged image', () => {
+  let work: string;
+  let trivy: string;
+  let opts: ScanOptions;
+  let notes: string[];
+
+  const writeDb = (downloadedAt: string): Promise<void> =>
+    fs.writeFile(
+      path.join(opts.cacheDir, 'db', 'metadata.json'),
+      JSON.stringify({ Version: 2, NextUpdate: '2099-01-01T00:00:00Z', UpdatedAt: '2026-12-01T00:00:00Z', DownloadedAt: downloadedAt }),
+    );
+
+  beforeEach(async () => {
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'scan-reuse-'));
+    trivy = path.join(work, 'trivy');
+    await fs.writeFile(trivy, 'trivy v0.74.0');
+    notes = [];
+    opts = {
+      workDir: path.join(work, 'w'),
+      cacheDir: path.join(work, 'cache'),
+      severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'],
+      scanners: ['vuln'],
+      ignoreUnfixed: false,
+      failOn: 'high',
+      trivyignores: [],
+      reports: { env: { PATH: '/usr/bin' } },
+      onNote: (m) => notes.push(m),
+    };
+    await fs.mkdir(path.join(opts.cacheDir, 'db'), { recursive: true });
+    await writeDb('2026-12-07T10:00:00Z');
+  });
+  afterEach(async () => {
+    await fs.rm(work, { recursive: true, force: true });
+  });
+
+  it('gives a second scan of the same digest the first scan report and runs no trivy', async () => {
+    const t = fakeTrivy();
+    const first = await scanPlatform(t.exec, trivy, opts, pushed());
+    expect(first.reusedFrom).toBeUndefined();
+    const second = await scanPlatform(t.exec, trivy, { ...opts, workDir: path.join(work, 'w2') }, pushed());
+    expect(t.scans()).toBe(1);
+    expect(second.reusedFrom).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect({ ...second, reportFile: '', reusedFrom: '' }).toEqual({ ...first, reportFile: '', reusedFrom: '' });
+    await expect(fs.readFile(second.reportFile as string, 'utf8')).resolves.toBe(
+      await fs.readFile(path.join(FIXTURES, 'handmade-image-arm64.json'), 'utf8'),
+    );
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`^linux/arm64: no new scan: the report trivy wrote at .* for ${DIGEST} is reused`))]);
+  });
+
+  it.each<[string, (o: ScanOptions) => Promise<ScanOptions | PlatformBuild>]>([
+    ['another digest', async () => pushed(OTHER)],
+    ['another severity list', async (o) => ({ ...o, severity: ['HIGH', 'CRITICAL'] })],
+    ['ignore-unfixed', async (o) => ({ ...o, ignoreUnfixed: true })],
+    ['another scanner list', async (o) => ({ ...o, scanners: ['vuln', 'secret'] })],
+    ['a TRIVY_ variable', async (o) => ({ ...o, reports: { env: { PATH: '/usr/bin', TRIVY_SKIP_FILES: '/x' } } })],
+    ['a new DB download', async (o) => (await writeDb('2026-12-07T11:00:00Z'), o)],
+    [
+      'a Java DB appearing',
+      async (o) => (await fs.mkdir(path.join(o.cacheDir, 'java-db')), await fs.writeFile(path.join(o.cacheDir, 'java-db', 'metadata.json'), '{}'), o),
+    ],
+    ['another trivy binary', async (o) => (await fs.writeFile(trivy, 'trivy v0.75.0, a longer file'), o)],
+    ['an SBOM asked for (every package listed)', async (o) => ({ ...o, sbom: true })],
+  ])('scans again after %s', async (_what, change) => {
+    const t = fakeTrivy();
+    await scanPlatform(t.exec, trivy, opts, pushed());
+    const changed = await change(opts);
+    const again = 'platform' in changed ? await scanPlatform(t.exec, trivy, opts, changed) : await scanPlatform(t.exec, trivy, changed, pushed());
+    expect(t.scans()).toBe(2);
+    expect(again.reusedFrom).toBeUndefined();
+  });
+
+  it('scans again when the content of the ignore file changed, not its path', async () => {
+    const ignore = path.join(work, '.trivyignore');
+    await fs.writeFile(ignore, 'CVE-2099-10003\n');
+    const t = fakeTrivy();
+    const o = { ...opts, trivyignores: [ignore] };
+    await scanPlatform(t.exec, trivy, o, pushed());
+    await scanPlatform(t.exec, trivy, o, pushed());
+    expect(t.scans()).toBe(1);
+    await fs.writeFile(ignore, 'CVE-2099-10001\n');
+    await scanPlatform(t.exec, trivy, o, pushed());
+    expect(t.scans()).toBe(2);
+  });
+
+  it('keeps no report of a failed scan: the next run scans', async () => {
+    const t = fakeTrivy();
+    t.fail(true);
+    await expect(scanPlatform(t.exec, trivy, opts, pushed())).rejects.toThrow(/unable to pull image/);
+    t.fail(false);
+    const scan = await scanPlatform(t.exec, trivy, opts, pushed());
+    expect(t.scans()).toBe(2);
+    expect(scan.reusedFrom).toBeUndefined();
+  });
+
+  it('keeps no report that is not a trivy report: the next run scans', async () => {
+    const t = fakeTrivy('handmade-image-arm64.sarif');
+    await expect(scanPlatform(t.exec, trivy, opts, pushed())).rejects.toThrow();
+    await expect(fs.readdir(reportsDir(opts.cacheDir))).rejects.toThrow();
+  });
+
+  it('removes the reports of an older DB when it keeps one for a new DB', async () => {
+    const t = fakeTrivy();
+    await scanPlatform(t.exec, trivy, opts, pushed());
+    const before = await fs.readdir(reportsDir(opts.cacheDir));
+    await writeDb('2026-12-08T10:00:00Z');
+    await scanPlatform(t.exec, trivy, opts, pushed());
+    const after = await fs.readdir(reportsDir(opts.cacheDir));
+    expect(before).toHaveLength(1);
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before[0]);
+  });
+
+  it('never reuses a report for a PR-mode OCI layout (no pushed digest to key it by)', async () => {
+    const t = fakeTrivy();
+    const layout: PlatformBuild = { ...pushed(), ref: '/w/oci/linux-arm64', ociLayout: '/w/oci/linux-arm64' };
+    await scanPlatform(t.exec, trivy, opts, layout);
+    await scanPlatform(t.exec, trivy, opts, layout);
+    expect(t.scans()).toBe(2);
+  });
+
+  it('reuses nothing unless asked (reports unset)', async () => {
+    const t = fakeTrivy();
+    const without: ScanOptions = { ...opts };
+    delete without.reports;
+    await scanPlatform(t.exec, trivy, without, pushed());
+    await scanPlatform(t.exec, trivy, without, pushed());
+    expect(t.scans()).toBe(2);
+  });
+});
+
+describe('reportKeys', () => {
+  const base = {
+    argv: ['image', '--severity', 'HIGH', 'r@sha256:1'],
+    trivy: '/t 1 2',
+    dbMetadata: '{"Version":2}',
+    env: { TRIVY_A: '1', TRIVY_B: '2' },
+  };
+
+  it('is the same for the same inputs whatever the order of the variables', () => {
+    expect(reportKeys(base)).toEqual(reportKeys({ ...base, env: { TRIVY_B: '2', TRIVY_A: '1' } }));
+    expect(reportKeys(base).key).toMatch(/^[0-9a-f]{64}$/);
+    expect(reportKeys(base).db).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it('differs when any input differs; the DB folder only with the DB', () => {
+    const k = reportKeys(base);
+    for (const other of [
+      { ...base, argv: [...base.argv, '--ignore-unfixed'] },
+      { ...base, trivy: '/t 1 3' },
+      { ...base, env: { ...base.env, TRIVY_A: '3' } },
+    ]) {
+      expect(reportKeys(other).key).not.toBe(k.key);
+      expect(reportKeys(other).db).toBe(k.db);
+    }
+    const db = reportKeys({ ...base, dbMetadata: '{"Version":2,"DownloadedAt":"x"}' });
+    expect(db.key).not.toBe(k.key);
+    expect(db.db).not.toBe(k.db);
+  });
+});

@@ -1,0 +1,94 @@
+// trivy's reports, kept for reuse: a platform whose image digest was scanned
+// before, by the same trivy with the same DBs, options, ignore file and TRIVY_*
+// settings, gets that scan's report back instead of a new trivy run (a re-run
+// of an unchanged image). Anything that could change the findings changes the
+// key, so a report is reused only where trivy would write the same one again.
+// Kept in `<trivy cache>/reports/<db>/<key>.json`; a new DB download starts a
+// new folder and the older ones are removed.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { reportKeys } from './cache-keys.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface ReportEntry {
+  /** The folder of the current DB's reports. */
+  dir: string;
+  /** This scan's report, if it was kept. */
+  file: string;
+}
+
+/** `<cacheDir>/reports`. */
+export function reportsDir(cacheDir: string): string {
+  return path.join(cacheDir, 'reports');
+}
+
+async function readOr(file: string, fallback: string): Promise<string> {
+  return fs.readFile(file, 'utf8').catch(() => fallback);
+}
+
+/** The TRIVY_* variables of an environment. */
+export function trivyVariables(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('TRIVY_') && v !== undefined) out[k] = v;
+  return out;
+}
+
+/**
+ * This scan's entry: the DBs' metadata read from `cacheDir` (where trivy reads
+ * them), trivy identified by its file; undefined when that file cannot be
+ * read. `argv` is the scan's argv without run-specific paths (see ReportInputs).
+ */
+export async function reportEntry(
+  cacheDir: string,
+  trivyPath: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ReportEntry | undefined> {
+  const [vuln, java, stat] = await Promise.all([
+    readOr(path.join(cacheDir, 'db', 'metadata.json'), ''),
+    readOr(path.join(cacheDir, 'java-db', 'metadata.json'), ''),
+    fs.stat(trivyPath).catch(() => undefined),
+  ]);
+  // A trivy that cannot be told apart from another (found on PATH by name) gets no reuse.
+  if (!stat) return undefined;
+  const { db, key } = reportKeys({
+    argv,
+    trivy: `${trivyPath} ${stat.size} ${stat.mtimeMs}`,
+    dbMetadata: `${vuln}\n${java}`,
+    env: trivyVariables(env),
+  });
+  const dir = path.join(reportsDir(cacheDir), db);
+  return { dir, file: path.join(dir, `${key}.json`) };
+}
+
+/** Copies the kept report to `dest`; its time, or undefined when there is none. */
+export async function reuseReport(entry: ReportEntry, dest: string): Promise<Date | undefined> {
+  try {
+    const { mtime } = await fs.stat(entry.file);
+    await fs.copyFile(entry.file, dest);
+    return mtime;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps `report` under the entry (written aside, then renamed: a reader never
+ * sees half a report) and removes the folders of other DBs. Returns why it
+ * could not, for a note; a report not kept only means the next run scans.
+ */
+export async function keepReport(entry: ReportEntry, report: string): Promise<string | undefined> {
+  try {
+    await fs.mkdir(entry.dir, { recursive: true });
+    const tmp = `${entry.file}.${process.pid}.${Date.now()}.tmp`;
+    await fs.copyFile(report, tmp);
+    await fs.rename(tmp, entry.file);
+    const parent = path.dirname(entry.dir);
+    for (const other of await fs.readdir(parent)) {
+      if (other !== path.basename(entry.dir)) await fs.rm(path.join(parent, other), { recursive: true, force: true });
+    }
+    return undefined;
+  } catch (err) {
+    return `the report was not kept for reuse: ${errorMessage(err)}`;
+  }
+}
