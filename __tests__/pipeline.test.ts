@@ -577,7 +577,10 @@ describe('runPipeline: registry credentials', () => {
       return fetchImpl(input, init);
     };
     const err = await rejection(
-      runPipeline(inputs({ builder: 'ci-builder', 'registry-auth': '- registry: 127.0.0.1:5000\n  username: ci-bot\n  password: a-wrong-one\n' }), r.deps),
+      runPipeline(
+        inputs({ builder: 'ci-builder', 'registry-auth': '- registry: 127.0.0.1:5000\n  username: ci-bot\n  password: a-wrong-one\n' }),
+        r.deps,
+      ),
     );
     expect(err.message).toContain('127.0.0.1:5000');
     expect(err.message).not.toContain('a-wrong-one');
