@@ -140,6 +140,15 @@ describe('renderSummary', () => {
     expect(md).toContain('Nothing was tagged or promoted: vulnerability gate failed for 1 of 2 platform(s):');
   });
 
+  it('names the platforms whose scan report was reused, with when trivy wrote it, and says nothing when none was', () => {
+    const md = renderSummary(report({ scans: [scan('linux/amd64', { reusedFrom: '2026-12-07T21:41:42.615Z' }), scan('linux/arm64')] }));
+    expect(md).toContain(
+      'Scan reports reused (the same digest scanned before by the same trivy with the same DBs and options): linux/amd64 (2026-12-07T21:41:42.615Z)',
+    );
+    expect(md).not.toContain('linux/arm64 (');
+    expect(renderSummary(report({ scans: [scan('linux/amd64'), scan('linux/arm64')] }))).not.toContain('reused');
+  });
+
   it('gives the manifest list digest and its tags when pushed', () => {
     const md = renderSummary(report({ digest: INDEX }));
     expect(md).toContain(`**Manifest list** \`${INDEX}\`\n\nTags:\n\n- \`${IMAGE}:1.2.3\`\n- \`${IMAGE}:latest\`\n`);
