@@ -6,6 +6,8 @@ import type { Exec } from '../src/exec.js';
 import { scanPlatform, type ScanOptions } from '../src/scan/scan.js';
 import { reportKeys } from '../src/scan/cache-keys.js';
 import { reportsDir } from '../src/scan/report-cache.js';
+import { layerCacheDir } from '../src/scan/layer-cache.js';
+import type { ActionsCache } from '../src/util/actions-cache.js';
 import type { PlatformBuild } from '../src/model.js';
 
 const FIXTURES = path.join(process.cwd(), '__tests__', 'fixtures', 'trivy');
@@ -37,6 +39,27 @@ function fakeTrivy(fixture = 'handmade-image-arm64.json'): { exec: Exec; scans: 
     return { exitCode: 0, stdout: '', stderr: '' };
   };
   return { exec, scans: () => scans, fail: (on) => (failing = on) };
+}
+
+/** The platform's reports folder, beside its layer cache. */
+const reports = (cacheDir: string): string => reportsDir(layerCacheDir(cacheDir, 'linux-arm64'));
+
+/** An Actions cache that keeps each entry's paths as copies in a folder: exact key first, then the newest with a prefix. */
+function dirCache(root: string): ActionsCache {
+  const keys: string[] = [];
+  return {
+    async restore(paths, key, restoreKeys) {
+      const hit = keys.includes(key) ? key : keys.filter((k) => restoreKeys.some((p) => k.startsWith(p))).pop();
+      if (!hit) return undefined;
+      for (const [i, p] of paths.entries()) await fs.cp(path.join(root, hit, String(i)), p, { recursive: true }).catch(() => undefined);
+      return hit;
+    },
+    async save(paths, key) {
+      for (const [i, p] of paths.entries()) await fs.cp(p, path.join(root, key, String(i)), { recursive: true }).catch(() => undefined);
+      keys.push(key);
+      return keys.length;
+    },
+  };
 }
 
 describe('trivy reports reused for an unchanged image', () => {
@@ -136,16 +159,44 @@ describe('trivy reports reused for an unchanged image', () => {
   it('keeps no report that is not a trivy report: the next run scans', async () => {
     const t = fakeTrivy('handmade-image-arm64.sarif');
     await expect(scanPlatform(t.exec, trivy, opts, pushed())).rejects.toThrow();
-    await expect(fs.readdir(reportsDir(opts.cacheDir))).rejects.toThrow();
+    await expect(fs.readdir(reports(opts.cacheDir))).rejects.toThrow();
+  });
+
+  it('scans again, and keeps the new report, when a kept report no longer parses', async () => {
+    const t = fakeTrivy();
+    await scanPlatform(t.exec, trivy, opts, pushed());
+    const [db] = await fs.readdir(reports(opts.cacheDir));
+    const dir = path.join(reports(opts.cacheDir), db as string);
+    const [file] = await fs.readdir(dir);
+    await fs.writeFile(path.join(dir, file as string), '{"half": ');
+    const again = await scanPlatform(t.exec, trivy, opts, pushed());
+    expect(t.scans()).toBe(2);
+    expect(again.reusedFrom).toBeUndefined();
+    expect((await scanPlatform(t.exec, trivy, opts, pushed())).reusedFrom).toBeDefined();
+    expect(t.scans()).toBe(2);
+  });
+
+  it("on a runner that starts empty, a re-run gets the report back with the platform's Actions cache entry: no trivy scan", async () => {
+    const store = dirCache(path.join(work, 'actions-cache'));
+    const layerSync = { cache: store, info: () => undefined, warning: () => undefined };
+    const t = fakeTrivy();
+    const first = await scanPlatform(t.exec, trivy, { ...opts, layerSync }, pushed());
+    // The next job: the same trivy and DB (restored from the DB's own entry), an empty layer cache.
+    await fs.rm(path.join(opts.cacheDir, 'layers'), { recursive: true });
+    const second = await scanPlatform(t.exec, trivy, { ...opts, layerSync }, pushed());
+    expect(t.scans()).toBe(1);
+    expect(first.reusedFrom).toBeUndefined();
+    expect(second.reusedFrom).toBeDefined();
+    expect(second.findings).toEqual(first.findings);
   });
 
   it('removes the reports of an older DB when it keeps one for a new DB', async () => {
     const t = fakeTrivy();
     await scanPlatform(t.exec, trivy, opts, pushed());
-    const before = await fs.readdir(reportsDir(opts.cacheDir));
+    const before = await fs.readdir(reports(opts.cacheDir));
     await writeDb('2026-12-08T10:00:00Z');
     await scanPlatform(t.exec, trivy, opts, pushed());
-    const after = await fs.readdir(reportsDir(opts.cacheDir));
+    const after = await fs.readdir(reports(opts.cacheDir));
     expect(before).toHaveLength(1);
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before[0]);

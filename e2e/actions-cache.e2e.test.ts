@@ -22,12 +22,14 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
   const trivyCache = path.join(work, 'trivy-cache');
   const actionTree = path.join(work, 'action');
   const runs: Run[] = [];
+  // One repository for every run: a re-run pushes the same digests there.
+  const image = `${bed.registry}/${uniqueRepo('actions-cache')}`;
 
   const act = (buildArgs = ''): Run => {
     fs.rmSync(trivyCache, { recursive: true, force: true });
     const vars = {
       CONTEXT: path.join(bed.contexts, 'vulnapp'),
-      IMAGE: `${bed.registry}/${uniqueRepo('actions-cache')}`,
+      IMAGE: image,
       TRIVY_DB_REPOSITORY: bed.trivyDbRepository,
       TRIVY_CACHE: trivyCache,
       BUILDX_ENDPOINT: bed.buildkitEndpoint,
@@ -69,7 +71,7 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
     expect(first.output).toMatch(/saved the trivy DB to the Actions cache \(trivy-db-[0-9a-f]+-\d{4}-\d{2}-\d{2}\)/);
   });
 
-  it('the next run restores it from the cache, saves nothing, and scans both platforms with it', () => {
+  it('the next run restores it from the cache, saves nothing, and judges both platforms with it', () => {
     const second = runs[1] as Run;
     expect({ exitCode: second.exitCode, tail: failed(second) }).toEqual({ exitCode: 0, tail: '' });
     expect(second.output).toMatch(/restored the trivy DB from the Actions cache \(trivy-db-[0-9a-f]+-\d{4}-\d{2}-\d{2}\)/);
@@ -101,6 +103,18 @@ describe("trivy's DB in the Actions cache, on a runner that starts with an empty
     expect(layerKeys(second, 'restored')).toEqual(layerKeys(first, 'saved'));
     expect(layerKeys(second, 'saved')).toEqual({});
     for (const slug of ['linux-amd64', 'linux-arm64']) expect(fs.existsSync(path.join(trivyCache, 'layers', slug, 'fanal', 'fanal.db'))).toBe(true);
+  });
+
+  it("a re-run of the same image gets each platform's report back with its entry: no trivy scan runs", () => {
+    const [first, second, third] = runs as [Run, Run, Run];
+    expect(first.output).toContain('trivy image --image-src remote --platform linux/amd64');
+    expect(first.output).not.toContain('no new scan');
+    for (const p of ['linux/amd64', 'linux/arm64'])
+      expect(second.output).toMatch(new RegExp(`${p}: no new scan: the report trivy wrote at \\S+ for sha256:[0-9a-f]{64} is reused`));
+    expect(second.output).not.toContain('trivy image --image-src remote');
+    // A changed image is scanned.
+    expect(third.output).toContain('trivy image --image-src remote --platform linux/amd64');
+    expect(third.output).not.toContain('no new scan');
   });
 
   it("a changed image starts from the platform's newest entry and is saved under a key of its own", () => {

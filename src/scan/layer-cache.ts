@@ -10,8 +10,9 @@
 // once, this machine).
 //
 // On a runner that starts with an empty trivy cache (a hosted runner) and has
-// the Actions cache service, the platform's layer cache (`fanal/`) is
-// restored before its scan and saved after it, keyed by the image scanned
+// the Actions cache service, the platform's layer cache (`fanal/`, with the
+// reports kept for reuse, `reports/`) is restored before its scan and saved
+// after it, keyed by the image scanned
 // (src/scan/cache-keys.ts), as trivy-action keeps its whole cache dir. A
 // layer cache already on disk (a self-hosted runner's) is used as it is:
 // neither restored over nor uploaded.
@@ -21,6 +22,7 @@ import type { ActionsCache } from '../util/actions-cache.js';
 import { errorMessage } from '../util/errors.js';
 import { tryDirLock } from '../util/dir-lock.js';
 import { layerCacheKeys } from './cache-keys.js';
+import { reportsDir } from './report-cache.js';
 
 export interface LayerCache {
   cacheDir: string;
@@ -48,6 +50,11 @@ function fanalDir(dir: string): string {
   return path.join(dir, 'fanal');
 }
 
+/** What an Actions cache entry holds: the analysed layers and the platform's kept reports (src/scan/report-cache.ts). */
+function cachedPaths(dir: string): string[] {
+  return [fanalDir(dir), reportsDir(dir)];
+}
+
 /** What the layer cache started from: the key restored, `local` (already on disk), or nothing. */
 type LayerStart = { restored: string } | 'local' | 'none';
 
@@ -59,7 +66,7 @@ async function restoreLayers(dir: string, slug: string, s: LayerSync): Promise<L
   if (onDisk) return 'local';
   const keys = layerCacheKeys(slug, s.digest);
   try {
-    const restored = await s.cache.restore([fanalDir(dir)], keys.key, keys.restoreKeys);
+    const restored = await s.cache.restore(cachedPaths(dir), keys.key, keys.restoreKeys);
     if (restored) {
       s.info(`${s.platform}: restored trivy's layer cache from the Actions cache (${restored})`);
       return { restored };
@@ -76,7 +83,7 @@ async function saveLayers(dir: string, slug: string, s: LayerSync, start: LayerS
   // On disk before this run (kept by the runner), or this image's own entry restored: nothing new to keep.
   if (start === 'local' || (typeof start === 'object' && start.restored === key)) return;
   try {
-    if ((await s.cache.save([fanalDir(dir)], key)) === -1) {
+    if ((await s.cache.save(cachedPaths(dir), key)) === -1) {
       s.info(`${s.platform}: the Actions cache did not take trivy's layer cache (${key})`);
     } else {
       s.info(`${s.platform}: saved trivy's layer cache to the Actions cache (${key})`);

@@ -3,8 +3,9 @@
 // settings, gets that scan's report back instead of a new trivy run (a re-run
 // of an unchanged image). Anything that could change the findings changes the
 // key, so a report is reused only where trivy would write the same one again.
-// Kept in `<trivy cache>/reports/<db>/<key>.json`; a new DB download starts a
-// new folder and the older ones are removed.
+// Kept beside the platform's layer cache, `<trivy cache>/layers/<platform>/reports/<db>/<key>.json`,
+// so it travels with it in the Actions cache (src/scan/layer-cache.ts); a new
+// DB download starts a new folder and the older ones are removed.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { reportKeys } from './cache-keys.js';
@@ -17,9 +18,9 @@ export interface ReportEntry {
   file: string;
 }
 
-/** `<cacheDir>/reports`. */
-export function reportsDir(cacheDir: string): string {
-  return path.join(cacheDir, 'reports');
+/** `<layer cache dir>/reports`: a platform's reports, beside its layer cache. */
+export function reportsDir(layerDir: string): string {
+  return path.join(layerDir, 'reports');
 }
 
 async function readOr(file: string, fallback: string): Promise<string> {
@@ -34,12 +35,14 @@ export function trivyVariables(env: Readonly<Record<string, string | undefined>>
 }
 
 /**
- * This scan's entry: the DBs' metadata read from `cacheDir` (where trivy reads
- * them), trivy identified by its file; undefined when that file cannot be
- * read. `argv` is the scan's argv without run-specific paths (see ReportInputs).
+ * This scan's entry in `reports` (the platform's reports folder): the DBs'
+ * metadata read from `cacheDir` (where trivy reads them), trivy identified by
+ * its file; undefined when that file cannot be read. `argv` is the scan's argv
+ * without run-specific paths (see ReportInputs).
  */
 export async function reportEntry(
   cacheDir: string,
+  reports: string,
   trivyPath: string,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -57,7 +60,7 @@ export async function reportEntry(
     dbMetadata: `${vuln}\n${java}`,
     env: trivyVariables(env),
   });
-  const dir = path.join(reportsDir(cacheDir), db);
+  const dir = path.join(reports, db);
   return { dir, file: path.join(dir, `${key}.json`) };
 }
 

@@ -6,15 +6,15 @@ import * as path from 'node:path';
 import { lastLines, type Exec, type ExecResult } from '../exec.js';
 import { platformSlug } from '../platform.js';
 import type { FailOn, PlatformBuild, Severity } from '../model.js';
-import { parseReport } from '../types/trivy.js';
+import { parseReport, type TrivyReport } from '../types/trivy.js';
 import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertCycloneDxArgs, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
 import { evaluateGate, type PlatformScan } from './gate.js';
 import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
 import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
-import { withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
-import { keepReport, reportEntry, reuseReport, type ReportEntry } from './report-cache.js';
+import { layerCacheDir, withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
+import { keepReport, reportEntry, reportsDir, reuseReport, type ReportEntry } from './report-cache.js';
 import { createHash } from 'node:crypto';
 
 export interface ScanOptions {
@@ -92,6 +92,15 @@ function failure(what: string, platform: string, r: ExecResult): Error {
   return new ToolFailure(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`, r.stderr || r.stdout, what);
 }
 
+/** A kept report that no longer parses is scanned again rather than trusted. */
+function tryParseReport(text: string, file: string): TrivyReport | undefined {
+  try {
+    return parseReport(text, file);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Scans one platform's image and decides its gate from the JSON report.
  * Throws (naming the platform) when trivy fails or writes no usable report.
@@ -119,6 +128,7 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     });
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
   await opts.javaDb?.settled();
+  const reports = reportsDir(layerCacheDir(opts.cacheDir, slug));
   // The report's entry: the argv without this run's paths, the ignore file by its content.
   const entry = async (): Promise<ReportEntry | undefined> => {
     if (!opts.reports || target.kind !== 'remote') return undefined;
@@ -127,46 +137,50 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
           .update(await fs.readFile(ignoreFile))
           .digest('hex')}`
       : undefined;
-    return reportEntry(opts.cacheDir, trivyPath, args('', { cacheDir: '', cacheBackend: 'fs' }, ignore), { ...opts.reports.env, ...opts.env });
+    const argv = args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
+    return reportEntry(opts.cacheDir, reports, trivyPath, argv, { ...opts.reports.env, ...opts.env });
   };
-  const earlier = await entry();
-  const reusedAt = earlier ? await reuseReport(earlier, reportFile) : undefined;
-  if (reusedAt) {
-    opts.onNote?.(
-      `${platform}: no new scan: the report trivy wrote at ${reusedAt.toISOString()} for ${build.digest} is reused (same digest, trivy, DBs and options)`,
-    );
-  } else {
-    const r = await withLayerCache(
-      opts.cacheDir,
-      slug,
-      async (cache) => {
-        const first = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
-        if (first.exitCode === 0 || !opts.javaDb || !needsJavaDb(`${first.stderr}\n${first.stdout}`)) return first;
+  // Inside the layer cache's turn: what an Actions cache entry restores (layers and reports) is
+  // there before the report is looked up, and the report kept is in the entry saved after.
+  const { report, reusedAt } = await withLayerCache(
+    opts.cacheDir,
+    slug,
+    async (cache) => {
+      const earlier = await entry();
+      const at = earlier ? await reuseReport(earlier, reportFile) : undefined;
+      const kept = at ? await fs.readFile(reportFile, 'utf8').then((t) => tryParseReport(t, reportFile)) : undefined;
+      if (at && kept) return { report: kept, reusedAt: at };
+      await fs.rm(reportFile, { force: true });
+      let r = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
+      if (r.exitCode !== 0 && opts.javaDb && needsJavaDb(`${r.stderr}\n${r.stdout}`)) {
         opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
         await opts.javaDb.fetch();
         await fs.rm(reportFile, { force: true });
-        return exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
-      },
-      (m) => opts.onNote?.(`${platform}: ${m}`),
-      opts.layerSync ? { ...opts.layerSync, digest: build.digest, platform } : undefined,
-    );
-    if (r.exitCode !== 0) throw failure('scan', platform, r);
-  }
-
-  let text: string;
-  try {
-    text = await fs.readFile(reportFile, 'utf8');
-  } catch {
-    throw new Error(`trivy scan of ${platform} exited 0 but wrote no report to ${reportFile}`);
-  }
-  const scan: PlatformScan = { ...evaluateGate(platform, parseReport(text, reportFile), opts.failOn), reportFile };
+        r = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
+      }
+      if (r.exitCode !== 0) throw failure('scan', platform, r);
+      let text: string;
+      try {
+        text = await fs.readFile(reportFile, 'utf8');
+      } catch {
+        throw new Error(`trivy scan of ${platform} exited 0 but wrote no report to ${reportFile}`);
+      }
+      const parsed = parseReport(text, reportFile);
+      // The entry read again: a scan that needed the Java DB fetched it.
+      const now = await entry();
+      const why = now ? await keepReport(now, reportFile) : undefined;
+      if (why) opts.onNote?.(`${platform}: ${why}`);
+      return { report: parsed, reusedAt: undefined };
+    },
+    (m) => opts.onNote?.(`${platform}: ${m}`),
+    opts.layerSync ? { ...opts.layerSync, digest: build.digest, platform } : undefined,
+  );
+  const scan: PlatformScan = { ...evaluateGate(platform, report, opts.failOn), reportFile };
   if (reusedAt) {
     scan.reusedFrom = reusedAt.toISOString();
-  } else {
-    // The entry read again: a scan that needed the Java DB fetched it.
-    const now = await entry();
-    const why = now ? await keepReport(now, reportFile) : undefined;
-    if (why) opts.onNote?.(`${platform}: ${why}`);
+    opts.onNote?.(
+      `${platform}: no new scan: the report trivy wrote at ${scan.reusedFrom} for ${build.digest} is reused (same digest, trivy, DBs and options)`,
+    );
   }
 
   if (opts.sarifDir) {
