@@ -560,36 +560,6 @@ describe('runPipeline: registry credentials', () => {
     expectNothingCreated(r);
   });
 
-  it('inspects a given builder while the registries answer, and a refused credential is still the error: nothing built', async () => {
-    const r = setup({ existingBuilders: ['ci-builder'], requireAuth: { username: 'ci-bot', password: 'the-right-one' } });
-    // The registry answers only once the builder's inspect has started: the two overlap.
-    const events: string[] = [];
-    const exec = r.deps.exec;
-    r.deps.exec = async (cmd, args, o) => {
-      if (args.includes('inspect')) events.push('inspect started');
-      return exec(cmd, args, o);
-    };
-    const fetchImpl = r.deps.fetchImpl as typeof fetch;
-    r.deps.fetchImpl = async (input, init) => {
-      events.push('registry asked');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      events.push('registry answered');
-      return fetchImpl(input, init);
-    };
-    const err = await rejection(
-      runPipeline(
-        inputs({ builder: 'ci-builder', 'registry-auth': '- registry: 127.0.0.1:5000\n  username: ci-bot\n  password: a-wrong-one\n' }),
-        r.deps,
-      ),
-    );
-    expect(err.message).toContain('127.0.0.1:5000');
-    expect(err.message).not.toContain('a-wrong-one');
-    expect(events.indexOf('inspect started')).toBeGreaterThan(-1);
-    expect(events.indexOf('inspect started')).toBeLessThan(events.indexOf('registry answered'));
-    expect(r.tools.builds()).toEqual([]);
-    expect(r.tools.callsOf('docker', 'buildx', 'create')).toEqual([]);
-  });
-
   it('fails before building anything when the registry needs credentials and none are given', async () => {
     const r = setup({ requireAuth: { username: 'ci-bot', password: 'the-right-one' } });
     const err = await rejection(runPipeline(inputs(), r.deps));

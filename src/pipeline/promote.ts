@@ -82,27 +82,12 @@ export async function checkRegistries(
   inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>,
   log: Logger,
 ): Promise<void> {
-  reportRegistries(await pingRegistries(registry, inputs), log);
-}
-
-/** Every registry of the run asked at once (each is a round trip or two); never rejects. */
-export async function pingRegistries(
-  registry: Pick<RegistryClient, 'ping'>,
-  inputs: Pick<Inputs, 'image' | 'tags' | 'promoteTo'>,
-): Promise<RegistryAnswers> {
+  // All at once (each is a round trip or two); reported in input order, and the
+  // first registry in that order that failed is the error.
   const registries = registriesOf(inputs);
-  return { registries, results: await Promise.allSettled(registries.map((r) => registry.ping(r))) };
-}
-
-export interface RegistryAnswers {
-  registries: string[];
-  results: PromiseSettledResult<void>[];
-}
-
-/** The answers in input order; the first registry in that order that failed is the error. */
-export function reportRegistries(answers: RegistryAnswers, log: Logger): void {
-  for (const [i, r] of answers.registries.entries()) {
-    const result = answers.results[i];
+  const results = await Promise.allSettled(registries.map((r) => registry.ping(r)));
+  for (const [i, r] of registries.entries()) {
+    const result = results[i];
     if (result?.status === 'rejected') throw result.reason;
     log.info(`${r}: reachable, credentials accepted`);
   }

@@ -14,7 +14,7 @@ import { connect, type Connections } from './connect.js';
 import { legRecord, runLegs } from './leg.js';
 import { finishReport, legsFailure, legsFromRecords, mergeLegs, PipelineError, reportOf } from './merge.js';
 import { planMatrix, type Matrix } from './plan.js';
-import { checkRegistries, pingRegistries, reportRegistries } from './promote.js';
+import { checkRegistries } from './promote.js';
 import type { Runtime } from './runtime.js';
 import { runClock, type RunClock } from './timing.js';
 import { createScanner, type Scanner } from './scan.js';
@@ -148,40 +148,23 @@ interface Prepared {
 /**
  * State for the post step, connections, the registry check, then the
  * scanner (trivy and its DB fetched while the builder is set up and the
- * builds run) and the builder. A given builder is only read (`buildx
- * inspect`), so it is inspected while the registries answer, and its group
- * is printed first; a builder to create waits for them: nothing is created
- * before the credentials are checked. Either way the registries' failure is
- * the error, and nothing is built before it.
+ * builds run) and the builder.
  */
 async function prepare(inputs: Inputs, rt: Runtime, clock: RunClock): Promise<Prepared> {
   const { log } = rt;
   const state: PostState = { tempDir: rt.tempDir };
   rt.saveState(state);
   const conn = connect(inputs, rt);
-  const answers = inputs.push ? clock.phase('registries', () => pingRegistries(conn.registry, inputs)) : undefined;
+  if (inputs.push) await clock.phase('registries', () => log.group('Registries', () => checkRegistries(conn.registry, inputs, log)));
+  const scanner = inputs.scan ? { scanner: clock.scanner(createScanner(conn.exec, inputs, { ...rt, budget: conn.registry.budget })) } : undefined;
   // Bootstrap images are pulled first, falling back along their lists; the builder and QEMU get the one that served.
   const sources: BootstrapSources = {};
   const deps = bootDeps(rt, conn);
-  const builderPhase = (): Promise<EnsuredBuilder> =>
-    clock.phase('builder', () =>
-      log.group('Builder', async () =>
-        setupBuilder(conn.exec, await withBuildkitImage(conn.exec, inputs, deps, sources), rt, (name) => rt.saveState({ ...state, builder: name })),
-      ),
-    );
-  const given = inputs.builder
-    ? await builderPhase().then(
-        (b) => ({ ok: b }),
-        (err: unknown) => ({ err }),
-      )
-    : undefined;
-  if (answers) {
-    const got = await answers;
-    await log.group('Registries', async () => reportRegistries(got, log));
-  }
-  if (given && 'err' in given) throw given.err;
-  const scanner = inputs.scan ? { scanner: clock.scanner(createScanner(conn.exec, inputs, { ...rt, budget: conn.registry.budget })) } : undefined;
-  const builder = given?.ok ?? (await builderPhase());
+  const builder = await clock.phase('builder', () =>
+    log.group('Builder', async () =>
+      setupBuilder(conn.exec, await withBuildkitImage(conn.exec, inputs, deps, sources), rt, (name) => rt.saveState({ ...state, builder: name })),
+    ),
+  );
   return { conn, builder, boot: { sources, binfmt: binfmtImage(conn.exec, inputs, deps, sources) }, scanner };
 }
 
