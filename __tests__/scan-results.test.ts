@@ -31,6 +31,12 @@ function manyFindings(platform: string, n: number, blocking: number): PlatformSc
 }
 
 describe('scan-results', () => {
+  it('says when a platform report was reused from an earlier scan, and nothing when it was not', () => {
+    const scan = { ...evaluateGate('linux/arm64', report('handmade-image-arm64.json'), 'critical'), reportFile: '/tmp/r.json' };
+    expect(platformScanResult({ ...scan, reusedFrom: '2026-12-07T21:41:42.615Z' }, 100).reusedFrom).toBe('2026-12-07T21:41:42.615Z');
+    expect(platformScanResult(scan, 100)).not.toHaveProperty('reusedFrom');
+  });
+
   it('fail-on critical still lists the HIGH finding, with blocking false, and every other finding within severity', () => {
     const r = platformScanResult({ ...evaluateGate('linux/arm64', report('handmade-image-arm64.json'), 'critical'), reportFile: '/tmp/r.json' }, 100);
     expect(r).toEqual({

@@ -19,6 +19,7 @@ interface ScanResults {
     findings: { id: string; package: string; installedVersion: string; fixedVersion: string; severity: string; blocking: boolean }[];
     omitted: number;
     report: string;
+    reusedFrom?: string;
   };
 }
 
@@ -306,7 +307,12 @@ describe('a re-run of an unchanged image', () => {
   const run = (failOn: string): ActionRun =>
     runAction(inputs(repo, { 'trivy-cache-dir': cacheDir, 'fail-on': failOn, tags: `${failOn}-${Date.now()}` }));
   const results = (r: ActionRun): ScanResults =>
-    Object.fromEntries(Object.entries(JSON.parse(r.outputs['scan-results'] ?? '{}') as ScanResults).map(([p, v]) => [p, { ...v, report: '' }]));
+    Object.fromEntries(
+      Object.entries(JSON.parse(r.outputs['scan-results'] ?? '{}') as ScanResults).map(([p, v]) => [
+        p,
+        { ...v, report: '', reusedFrom: v.reusedFrom ? 'yes' : 'no' },
+      ]),
+    );
   let first: ActionRun;
   let second: ActionRun;
   let stricter: ActionRun;
@@ -331,7 +337,9 @@ describe('a re-run of an unchanged image', () => {
     for (const [platform, digest] of Object.entries(digests)) {
       expect(second.stdout).toMatch(new RegExp(`${platform}: no new scan: the report trivy wrote at \\S+ for ${digest} is reused`));
     }
-    expect(results(second)).toEqual(results(first));
+    const reused = (r: ScanResults): ScanResults => Object.fromEntries(Object.entries(r).map(([p, v]) => [p, { ...v, reusedFrom: 'yes' }]));
+    expect(results(second)).toEqual(reused(results(first)));
+    expect(Object.values(results(first)).map((v) => v.reusedFrom)).toEqual(['no', 'no', 'no']);
     expect(results(second)['linux/arm64']?.findings.map((f) => f.id)).toContain('CVE-2099-10001');
     expect(second.summary).toMatch(/Scan reports reused .*linux\/amd64 \(.*linux\/arm64 \(.*linux\/arm\/v7 \(/);
   });

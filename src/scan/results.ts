@@ -38,6 +38,8 @@ export interface PlatformScanResult {
   omitted: number;
   /** trivy's JSON report with every finding. */
   report?: string;
+  /** When the report is an earlier scan's of the same digest, reused: when trivy wrote it. */
+  reusedFrom?: string;
 }
 
 function listed(f: GatedFinding): ListedFinding {
@@ -62,6 +64,7 @@ export function platformScanResult(s: PlatformScan, cap: number): PlatformScanRe
     findings: shown.map(listed),
     omitted: s.findings.length - shown.length,
     ...(s.reportFile ? { report: s.reportFile } : {}),
+    ...(s.reusedFrom ? { reusedFrom: s.reusedFrom } : {}),
   };
 }
 
