@@ -10,6 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { reportKeys } from './cache-keys.js';
 import { errorMessage } from '../util/errors.js';
+import { parseReport, type TrivyReport } from '../types/trivy.js';
 
 export interface ReportEntry {
   /** The folder of the current DB's reports. */
@@ -64,12 +65,14 @@ export async function reportEntry(
   return { dir, file: path.join(dir, `${key}.json`) };
 }
 
-/** Copies the kept report to `dest`; its time, or undefined when there is none. */
-export async function reuseReport(entry: ReportEntry, dest: string): Promise<Date | undefined> {
+/**
+ * The kept report (its text, as trivy's report, and when it was written), or
+ * undefined when there is none or it no longer parses (scanned again rather than trusted).
+ */
+export async function readKeptReport(entry: ReportEntry): Promise<{ text: string; report: TrivyReport; at: Date } | undefined> {
   try {
-    const { mtime } = await fs.stat(entry.file);
-    await fs.copyFile(entry.file, dest);
-    return mtime;
+    const [{ mtime }, text] = await Promise.all([fs.stat(entry.file), fs.readFile(entry.file, 'utf8')]);
+    return { text, report: parseReport(text, entry.file), at: mtime };
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { lastLines, type Exec, type ExecResult } from '../exec.js';
 import { platformSlug } from '../platform.js';
 import type { FailOn, PlatformBuild, Severity } from '../model.js';
-import { parseReport, type TrivyReport } from '../types/trivy.js';
+import { parseReport } from '../types/trivy.js';
 import { mergeIgnoreFiles, planIgnoreFiles, trivyConvertCycloneDxArgs, trivyConvertSarifArgs, trivyScanArgs, type ScanTarget } from './args.js';
 import { evaluateGate, type PlatformScan } from './gate.js';
 import { needsJavaDb, type JavaDbOnDemand } from './javadb.js';
@@ -14,7 +14,7 @@ import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
 import { layerCacheDir, withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
-import { keepReport, reportEntry, reportsDir, reuseReport, type ReportEntry } from './report-cache.js';
+import { keepReport, readKeptReport, reportEntry, reportsDir, type ReportEntry } from './report-cache.js';
 import { createHash } from 'node:crypto';
 
 export interface ScanOptions {
@@ -92,15 +92,6 @@ function failure(what: string, platform: string, r: ExecResult): Error {
   return new ToolFailure(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`, r.stderr || r.stdout, what);
 }
 
-/** A kept report that no longer parses is scanned again rather than trusted. */
-function tryParseReport(text: string, file: string): TrivyReport | undefined {
-  try {
-    return parseReport(text, file);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Scans one platform's image and decides its gate from the JSON report.
  * Throws (naming the platform) when trivy fails or writes no usable report.
@@ -129,17 +120,18 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
   await opts.javaDb?.settled();
   const reports = reportsDir(layerCacheDir(opts.cacheDir, slug));
-  // The report's entry: the argv without this run's paths, the ignore file by its content.
-  const entry = async (): Promise<ReportEntry | undefined> => {
-    if (!opts.reports || target.kind !== 'remote') return undefined;
+  // The report's key argv: the scan's argv without this run's paths, the ignore file by its content.
+  const keyArgv = async (): Promise<string[]> => {
     const ignore = ignoreFile
       ? `sha256:${createHash('sha256')
           .update(await fs.readFile(ignoreFile))
           .digest('hex')}`
       : undefined;
-    const argv = args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
-    return reportEntry(opts.cacheDir, reports, trivyPath, argv, { ...opts.reports.env, ...opts.env });
+    return args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
   };
+  const argv = opts.reports && target.kind === 'remote' ? await keyArgv() : undefined;
+  const entry = async (): Promise<ReportEntry | undefined> =>
+    argv && opts.reports ? reportEntry(opts.cacheDir, reports, trivyPath, argv, { ...opts.reports.env, ...opts.env }) : undefined;
   // Inside the layer cache's turn: what an Actions cache entry restores (layers and reports) is
   // there before the report is looked up, and the report kept is in the entry saved after.
   const { report, reusedAt } = await withLayerCache(
@@ -147,10 +139,11 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     slug,
     async (cache) => {
       const earlier = await entry();
-      const at = earlier ? await reuseReport(earlier, reportFile) : undefined;
-      const kept = at ? await fs.readFile(reportFile, 'utf8').then((t) => tryParseReport(t, reportFile)) : undefined;
-      if (at && kept) return { report: kept, reusedAt: at };
-      await fs.rm(reportFile, { force: true });
+      const kept = earlier ? await readKeptReport(earlier) : undefined;
+      if (kept) {
+        await fs.writeFile(reportFile, kept.text);
+        return { report: kept.report, reusedAt: kept.at };
+      }
       let r = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
       if (r.exitCode !== 0 && opts.javaDb && needsJavaDb(`${r.stderr}\n${r.stdout}`)) {
         opts.onJavaDb?.(`${platform}: the image has Java archives, so trivy needs its Java DB; scanning again with it`);
