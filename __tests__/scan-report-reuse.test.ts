@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Exec } from '../src/exec.js';
 import { scanPlatform, type ScanOptions } from '../src/scan/scan.js';
 import { reportKeys } from '../src/scan/cache-keys.js';
-import { reportsDir } from '../src/scan/report-cache.js';
+import { reportsDir, reuseRefusal, trivyVariables } from '../src/scan/report-cache.js';
 import { layerCacheDir } from '../src/scan/layer-cache.js';
 import type { ActionsCache } from '../src/util/actions-cache.js';
 import type { PlatformBuild } from '../src/model.js';
@@ -87,10 +87,11 @@ describe('trivy reports reused for an unchanged image', () => {
       ignoreUnfixed: false,
       failOn: 'high',
       trivyignores: [],
-      reports: { env: { PATH: '/usr/bin' } },
+      reports: { env: { PATH: '/usr/bin' }, cwd: path.join(work, 'ws') },
       onNote: (m) => notes.push(m),
     };
     await fs.mkdir(path.join(opts.cacheDir, 'db'), { recursive: true });
+    await fs.mkdir(path.join(work, 'ws'));
     await writeDb('2026-12-07T10:00:00Z');
   });
   afterEach(async () => {
@@ -116,7 +117,15 @@ describe('trivy reports reused for an unchanged image', () => {
     ['another severity list', async (o) => ({ ...o, severity: ['HIGH', 'CRITICAL'] })],
     ['ignore-unfixed', async (o) => ({ ...o, ignoreUnfixed: true })],
     ['another scanner list', async (o) => ({ ...o, scanners: ['vuln', 'secret'] })],
-    ['a TRIVY_ variable', async (o) => ({ ...o, reports: { env: { PATH: '/usr/bin', TRIVY_SKIP_FILES: '/x' } } })],
+    ['a TRIVY_ variable', async (o) => ({ ...o, reports: { env: { PATH: '/usr/bin', TRIVY_SKIP_FILES: '/x' }, cwd: path.join(work, 'ws') } })],
+    [
+      'a .trivyignore appearing in the working directory',
+      async (o) => (await fs.writeFile(path.join(work, 'ws', '.trivyignore'), 'CVE-2099-10001\n'), o),
+    ],
+    [
+      'a trivy-secret.yaml appearing in the working directory',
+      async (o) => (await fs.writeFile(path.join(work, 'ws', 'trivy-secret.yaml'), 'rules: []\n'), o),
+    ],
     ['a new DB download', async (o) => (await writeDb('2026-12-07T11:00:00Z'), o)],
     [
       'a Java DB appearing',
@@ -131,6 +140,32 @@ describe('trivy reports reused for an unchanged image', () => {
     const again = 'platform' in changed ? await scanPlatform(t.exec, trivy, opts, changed) : await scanPlatform(t.exec, trivy, changed, pushed());
     expect(t.scans()).toBe(2);
     expect(again.reusedFrom).toBeUndefined();
+  });
+
+  it('reuses the report whatever the registry credentials in TRIVY_ variables, and writes no hash of them', async () => {
+    const t = fakeTrivy();
+    const withLogin = (password: string): ScanOptions => ({
+      ...opts,
+      reports: { env: { PATH: '/usr/bin', TRIVY_USERNAME: 'ci', TRIVY_PASSWORD: password }, cwd: path.join(work, 'ws') },
+    });
+    await scanPlatform(t.exec, trivy, withLogin('first-secret'), pushed());
+    const again = await scanPlatform(t.exec, trivy, withLogin('second-secret'), pushed());
+    expect(t.scans()).toBe(1);
+    expect(again.reusedFrom).toBeDefined();
+    expect(trivyVariables({ TRIVY_PASSWORD: 'x', TRIVY_REGISTRY_TOKEN: 'y', TRIVY_USERNAME: 'u', TRIVY_SEVERITY: 'HIGH' })).toEqual({
+      TRIVY_SEVERITY: 'HIGH',
+    });
+  });
+
+  it('an ignore file given as an input stands for the working directory one: only its content counts', async () => {
+    const ignore = path.join(work, 'given.trivyignore');
+    await fs.writeFile(ignore, 'CVE-2099-10003\n');
+    const t = fakeTrivy();
+    const o = { ...opts, trivyignores: [ignore] };
+    await scanPlatform(t.exec, trivy, o, pushed());
+    await fs.writeFile(path.join(work, 'ws', '.trivyignore'), 'CVE-2099-10001\n');
+    await scanPlatform(t.exec, trivy, o, pushed());
+    expect(t.scans()).toBe(1);
   });
 
   it('scans again when the content of the ignore file changed, not its path', async () => {
@@ -226,6 +261,7 @@ describe('reportKeys', () => {
     trivy: '/t 1 2',
     dbMetadata: '{"Version":2}',
     env: { TRIVY_A: '1', TRIVY_B: '2' },
+    files: ['CVE-1\n', ''],
   };
 
   it('is the same for the same inputs whatever the order of the variables', () => {
@@ -240,6 +276,8 @@ describe('reportKeys', () => {
       { ...base, argv: [...base.argv, '--ignore-unfixed'] },
       { ...base, trivy: '/t 1 3' },
       { ...base, env: { ...base.env, TRIVY_A: '3' } },
+      { ...base, files: ['CVE-2\n', ''] },
+      { ...base, files: ['', 'CVE-1\n'] },
     ]) {
       expect(reportKeys(other).key).not.toBe(k.key);
       expect(reportKeys(other).db).toBe(k.db);
@@ -247,5 +285,34 @@ describe('reportKeys', () => {
     const db = reportKeys({ ...base, dbMetadata: '{"Version":2,"DownloadedAt":"x"}' });
     expect(db.key).not.toBe(k.key);
     expect(db.db).not.toBe(k.db);
+  });
+});
+
+describe('reuseRefusal', () => {
+  let ws: string;
+  beforeEach(async () => {
+    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'reuse-ws-'));
+  });
+  afterEach(async () => {
+    await fs.rm(ws, { recursive: true, force: true });
+  });
+
+  it('allows reuse in a working directory without a trivy config file and with no policy or VEX variable', async () => {
+    await fs.writeFile(path.join(ws, '.trivyignore'), 'CVE-1\n');
+    await expect(reuseRefusal(ws, { TRIVY_SEVERITY: 'HIGH' })).resolves.toBeUndefined();
+  });
+
+  it.each<[string, (ws: string) => Promise<Record<string, string>>, RegExp]>([
+    ['trivy.yaml in the working directory', async (w) => (await fs.writeFile(path.join(w, 'trivy.yaml'), 'severity: [HIGH]\n'), {}), /trivy\.yaml/],
+    [
+      'a config file named by TRIVY_CONFIG',
+      async (w) => (await fs.writeFile(path.join(w, 'ci-trivy.yaml'), 'vex: [repo]\n'), { TRIVY_CONFIG: 'ci-trivy.yaml' }),
+      /ci-trivy\.yaml/,
+    ],
+    ['TRIVY_IGNORE_POLICY', async () => ({ TRIVY_IGNORE_POLICY: 'policy.rego' }), /TRIVY_IGNORE_POLICY is set/],
+    ['TRIVY_VEX', async () => ({ TRIVY_VEX: 'repo' }), /TRIVY_VEX is set/],
+  ])('refuses reuse with %s, saying why', async (_what, arrange, why) => {
+    const env = await arrange(ws);
+    await expect(reuseRefusal(ws, env)).resolves.toMatch(why);
   });
 });

@@ -351,3 +351,29 @@ describe('a re-run of an unchanged image', () => {
     expect((await listTags(bed.registry, repo)).filter((t) => t.startsWith('high-'))).toEqual([]);
   });
 });
+
+describe('a working directory with a trivy config file', () => {
+  const repo = uniqueRepo('report-config');
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));
+  // trivy reads trivy.yaml from its working directory: it can name policies and VEX sources.
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'workspace-'));
+  fs.writeFileSync(path.join(workspace, 'trivy.yaml'), 'timeout: 10m\n');
+  const run = (): ActionRun =>
+    runAction(inputs(repo, { 'trivy-cache-dir': cacheDir, 'fail-on': 'critical', tags: `${Date.now()}` }), { cwd: workspace });
+  let first: ActionRun;
+  let second: ActionRun;
+  beforeAll(() => {
+    first = run();
+    second = run();
+  });
+
+  it('reuses no report and keeps none, saying why once, and scans every platform every run', () => {
+    for (const r of [first, second]) {
+      expect(errorLines(r)).toEqual([]);
+      expect(r.stdout.match(/trivy reports are not reused or kept: trivy reads its config file .*trivy\.yaml/g)).toHaveLength(1);
+      expect(r.stdout.match(/trivy image --image-src remote/g)).toHaveLength(3);
+      expect(r.stdout).not.toContain('no new scan');
+    }
+    expect(fs.existsSync(path.join(cacheDir, 'layers', 'linux-amd64', 'reports'))).toBe(false);
+  });
+});

@@ -58,6 +58,7 @@ export async function main(): Promise<void> {
     now: () => Date.now(),
     started,
     tempDir,
+    cwd: process.cwd(),
     hostArch: process.arch,
     readBinfmt: () => readBinfmtEntries(),
     builderName: `multiarch-${randomBytes(4).toString('hex')}`,

@@ -14,6 +14,7 @@ import { errorMessage } from '../util/errors.js';
 import { describeFailures, type PlatformFailure } from './failures.js';
 import { retryTool, ToolFailure, trivyRetryable, whyLine } from '../util/tool-retry.js';
 import { actionsCache, cacheServiceAvailable } from '../util/actions-cache.js';
+import { reuseRefusal } from '../scan/report-cache.js';
 
 export interface Scanner {
   scan(build: PlatformBuild): Promise<PlatformScan>;
@@ -51,6 +52,8 @@ export interface ScannerDeps {
   signal?: AbortSignal | undefined;
   /** The wait before a scan's second attempt (default 2 s, doubled after). */
   toolBackoffMs?: number;
+  /** trivy's working directory; absent: no report is reused or kept. */
+  cwd?: string | undefined;
 }
 
 export function trivyCacheDir(inputs: Pick<Inputs, 'trivyCacheDir'>, tempDir: string, env: ScannerDeps['env']): string {
@@ -85,6 +88,14 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
     return trivy;
   })();
   ready.catch(() => undefined); // surfaced through each scan
+  // Reports are reused only where nothing the key cannot see (a trivy config file, policies, VEX) is in play.
+  const cwd = deps.cwd;
+  const reuse = cwd
+    ? reuseRefusal(cwd, deps.env).then((why) => {
+        if (why) deps.log.info(`trivy reports are not reused or kept: ${why}`);
+        return why ? undefined : { env: deps.env, cwd };
+      })
+    : Promise.resolve(undefined);
   const layerSync = cacheServiceAvailable(deps.env)
     ? { cache: actionsCache, info: (m: string) => deps.log.info(m), warning: (m: string) => deps.log.warning(m) }
     : undefined;
@@ -92,6 +103,7 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
     dbSources: () => ({ ...sources }),
     async scan(build) {
       const trivy = await ready;
+      const reports = await reuse;
       const platform = build.platform.id;
       // Only a scan that trivy failed (by exit code) on a registry or the network is run again;
       // the gate's verdict comes from the report of a scan that succeeded, so it is never retried.
@@ -113,7 +125,7 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
             onJavaDb: (m) => deps.log.info(m),
             onNote: (m) => deps.log.info(m),
             ...(layerSync ? { layerSync } : {}),
-            reports: { env: deps.env },
+            ...(reports ? { reports } : {}),
           },
           build,
         );

@@ -41,6 +41,8 @@ export interface ReportInputs {
   dbMetadata: string;
   /** TRIVY_* variables of trivy's environment (they set flags too). */
   env: Readonly<Record<string, string>>;
+  /** The contents of the files trivy reads on its own (see trivyOwnFiles), '' for each one absent. */
+  files: readonly string[];
 }
 
 /**
@@ -52,6 +54,6 @@ export function reportKeys(inputs: ReportInputs): { db: string; key: string } {
   const env = Object.keys(inputs.env)
     .sort()
     .map((k) => [k, inputs.env[k]]);
-  const text = JSON.stringify([inputs.argv, inputs.trivy, inputs.dbMetadata, env]);
+  const text = JSON.stringify([inputs.argv, inputs.trivy, inputs.dbMetadata, env, inputs.files]);
   return { db: hex12(inputs.dbMetadata), key: createHash('sha256').update(text).digest('hex') };
 }

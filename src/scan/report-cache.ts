@@ -1,5 +1,5 @@
 // trivy's reports, kept for reuse: a platform whose image digest was scanned
-// before, by the same trivy with the same DBs, options, ignore file and TRIVY_*
+// before, by the same trivy with the same DBs, options, ignore files and TRIVY_*
 // settings, gets that scan's report back instead of a new trivy run (a re-run
 // of an unchanged image). Anything that could change the findings changes the
 // key, so a report is reused only where trivy would write the same one again.
@@ -28,11 +28,47 @@ async function readOr(file: string, fallback: string): Promise<string> {
   return fs.readFile(file, 'utf8').catch(() => fallback);
 }
 
-/** The TRIVY_* variables of an environment. */
+/** Variables that only grant access (registry logins), never change findings: left out of the key, so no hash of a secret is written. */
+const CREDENTIAL = /PASSWORD|TOKEN|SECRET|USERNAME|CREDENTIAL|AUTH/i;
+
+/** The TRIVY_* variables of an environment that can change a report. */
 export function trivyVariables(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('TRIVY_') && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('TRIVY_') && !CREDENTIAL.test(k) && v !== undefined) out[k] = v;
   return out;
+}
+
+/**
+ * The files trivy reads from its working directory unless told otherwise
+ * (trivy v0.74's flag defaults, or the TRIVY_* variable that moves each): the
+ * ignore file (only when the action passes none), the secret scanner's config.
+ * Their contents go into the key.
+ */
+export function trivyOwnFiles(cwd: string, env: Readonly<Record<string, string | undefined>>, explicitIgnore: boolean): string[] {
+  return [
+    ...(explicitIgnore ? [] : [path.resolve(cwd, env.TRIVY_IGNOREFILE || '.trivyignore')]),
+    path.resolve(cwd, env.TRIVY_SECRET_CONFIG || 'trivy-secret.yaml'),
+  ];
+}
+
+/**
+ * Why no report is reused or kept in this working directory and environment,
+ * or undefined: a trivy config file, an ignore policy or VEX sources can name
+ * other files and repositories whose contents the key cannot see, so a
+ * changed policy could otherwise pass a stale report.
+ */
+export async function reuseRefusal(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+  const config = path.resolve(cwd, env.TRIVY_CONFIG || 'trivy.yaml');
+  if (
+    await fs.stat(config).then(
+      (st) => st.isFile(),
+      () => false,
+    )
+  ) {
+    return `trivy reads its config file ${config}, which can name policies and VEX sources the action cannot see change`;
+  }
+  for (const v of ['TRIVY_IGNORE_POLICY', 'TRIVY_VEX']) if (env[v]) return `${v} is set, and what it names can change without the action seeing it`;
+  return undefined;
 }
 
 /**
@@ -46,12 +82,13 @@ export async function reportEntry(
   reports: string,
   trivyPath: string,
   argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
+  settings: { env: Readonly<Record<string, string | undefined>>; files: readonly string[] },
 ): Promise<ReportEntry | undefined> {
-  const [vuln, java, stat] = await Promise.all([
+  const [vuln, java, stat, ...files] = await Promise.all([
     readOr(path.join(cacheDir, 'db', 'metadata.json'), ''),
     readOr(path.join(cacheDir, 'java-db', 'metadata.json'), ''),
     fs.stat(trivyPath).catch(() => undefined),
+    ...settings.files.map((f) => readOr(f, '')),
   ]);
   // A trivy that cannot be told apart from another (found on PATH by name) gets no reuse.
   if (!stat) return undefined;
@@ -59,7 +96,8 @@ export async function reportEntry(
     argv,
     trivy: `${trivyPath} ${stat.size} ${stat.mtimeMs}`,
     dbMetadata: `${vuln}\n${java}`,
-    env: trivyVariables(env),
+    env: trivyVariables(settings.env),
+    files,
   });
   const dir = path.join(reports, db);
   return { dir, file: path.join(dir, `${key}.json`) };

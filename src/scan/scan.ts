@@ -14,7 +14,7 @@ import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
 import { layerCacheDir, withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
-import { keepReport, readKeptReport, reportEntry, reportsDir, type ReportEntry } from './report-cache.js';
+import { keepReport, readKeptReport, reportEntry, reportsDir, trivyOwnFiles, type ReportEntry } from './report-cache.js';
 import { createHash } from 'node:crypto';
 
 export interface ScanOptions {
@@ -47,9 +47,10 @@ export interface ScanOptions {
   /**
    * Reuse the report of an earlier scan of the same pushed digest by the same
    * trivy with the same DBs and options, and keep this one (src/scan/report-cache.ts).
-   * `env` is the environment trivy runs with (its TRIVY_* variables count).
+   * `env` is the environment trivy runs with (its TRIVY_* variables count), `cwd`
+   * its working directory (the ignore file and secret config trivy reads there count).
    */
-  reports?: { env: Readonly<Record<string, string | undefined>> };
+  reports?: { env: Readonly<Record<string, string | undefined>>; cwd: string };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -130,8 +131,12 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     return args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
   };
   const argv = opts.reports && target.kind === 'remote' ? await keyArgv() : undefined;
+  const settings = opts.reports && {
+    env: { ...opts.reports.env, ...opts.env },
+    files: trivyOwnFiles(opts.reports.cwd, { ...opts.reports.env, ...opts.env }, ignoreFile !== undefined),
+  };
   const entry = async (): Promise<ReportEntry | undefined> =>
-    argv && opts.reports ? reportEntry(opts.cacheDir, reports, trivyPath, argv, { ...opts.reports.env, ...opts.env }) : undefined;
+    argv && settings ? reportEntry(opts.cacheDir, reports, trivyPath, argv, settings) : undefined;
   // Inside the layer cache's turn: what an Actions cache entry restores (layers and reports) is
   // there before the report is looked up, and the report kept is in the entry saved after.
   const { report, reusedAt } = await withLayerCache(
