@@ -299,7 +299,7 @@ describe('reuseRefusal', () => {
 
   it('allows reuse in a working directory without a trivy config file and with no policy or VEX variable', async () => {
     await fs.writeFile(path.join(ws, '.trivyignore'), 'CVE-1\n');
-    await expect(reuseRefusal(ws, { TRIVY_SEVERITY: 'HIGH' })).resolves.toBeUndefined();
+    await expect(reuseRefusal(ws, { TRIVY_SEVERITY: 'HIGH' }, ['vuln', 'secret', 'license'])).resolves.toBeUndefined();
   });
 
   it.each<[string, (ws: string) => Promise<Record<string, string>>, RegExp]>([
@@ -313,6 +313,10 @@ describe('reuseRefusal', () => {
     ['TRIVY_VEX', async () => ({ TRIVY_VEX: 'repo' }), /TRIVY_VEX is set/],
   ])('refuses reuse with %s, saying why', async (_what, arrange, why) => {
     const env = await arrange(ws);
-    await expect(reuseRefusal(ws, env)).resolves.toMatch(why);
+    await expect(reuseRefusal(ws, env, ['vuln'])).resolves.toMatch(why);
+  });
+
+  it('refuses reuse with the misconfig scanner (trivy updates its checks bundle on its own)', async () => {
+    await expect(reuseRefusal(ws, {}, ['vuln', 'misconfig'])).resolves.toMatch(/misconfig scanner uses a checks bundle/);
   });
 });

@@ -88,10 +88,10 @@ export function createScanner(exec: Exec, inputs: ScannerInputs, deps: ScannerDe
     return trivy;
   })();
   ready.catch(() => undefined); // surfaced through each scan
-  // Reports are reused only where nothing the key cannot see (a trivy config file, policies, VEX) is in play.
+  // Reports are reused only where nothing the key cannot see (a trivy config file, policies, VEX, checks) is in play.
   const cwd = deps.cwd;
   const reuse = cwd
-    ? reuseRefusal(cwd, deps.env).then((why) => {
+    ? reuseRefusal(cwd, deps.env, inputs.scanners).then((why) => {
         if (why) deps.log.info(`trivy reports are not reused or kept: ${why}`);
         return why ? undefined : { env: deps.env, cwd };
       })

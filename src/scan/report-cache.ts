@@ -54,10 +54,17 @@ export function trivyOwnFiles(cwd: string, env: Readonly<Record<string, string |
 /**
  * Why no report is reused or kept in this working directory and environment,
  * or undefined: a trivy config file, an ignore policy or VEX sources can name
- * other files and repositories whose contents the key cannot see, so a
- * changed policy could otherwise pass a stale report.
+ * other files and repositories whose contents the key cannot see, and the
+ * misconfig scanner's checks bundle is updated by trivy itself, so a changed
+ * policy or check could otherwise pass a stale report.
  */
-export async function reuseRefusal(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+export async function reuseRefusal(
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>,
+  scanners: readonly string[],
+): Promise<string | undefined> {
+  // trivy fetches the misconfig scanner's checks bundle on its own, and a new bundle can change findings.
+  if (scanners.includes('misconfig')) return 'the misconfig scanner uses a checks bundle that trivy updates on its own';
   const config = path.resolve(cwd, env.TRIVY_CONFIG || 'trivy.yaml');
   if (
     await fs.stat(config).then(
