@@ -19,7 +19,7 @@ export interface Runtime {
   started?: { process: number; main: number };
   /** This run's own temporary directory (metadata files, DOCKER_CONFIG, reports). */
   tempDir: string;
-  /** The working directory tools run in (trivy reads trivy.yaml and .trivyignore there); absent: the process's. */
+  /** The working directory tools run in (trivy reads trivy.yaml and .trivyignore there); absent: no scan report is reused or kept. */
   cwd?: string;
   /** Node's process.arch of the host. */
   hostArch: string;

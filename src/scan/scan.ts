@@ -131,10 +131,8 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     return args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
   };
   const argv = opts.reports && target.kind === 'remote' ? await keyArgv() : undefined;
-  const settings = opts.reports && {
-    env: { ...opts.reports.env, ...opts.env },
-    files: trivyOwnFiles(opts.reports.cwd, { ...opts.reports.env, ...opts.env }, ignoreFile !== undefined),
-  };
+  const trivyEnv = opts.reports && { ...opts.reports.env, ...opts.env };
+  const settings = opts.reports && trivyEnv && { env: trivyEnv, files: trivyOwnFiles(opts.reports.cwd, trivyEnv, ignoreFile !== undefined) };
   const entry = async (): Promise<ReportEntry | undefined> =>
     argv && settings ? reportEntry(opts.cacheDir, reports, trivyPath, argv, settings) : undefined;
   // Inside the layer cache's turn: what an Actions cache entry restores (layers and reports) is
