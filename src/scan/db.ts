@@ -13,6 +13,7 @@ import { trivyDbDownloadArgs, trivyJavaDbDownloadArgs } from './args.js';
 import { dbFreshness, parseDbMetadata } from './db-meta.js';
 import { actionsCache, cacheServiceAvailable } from '../util/actions-cache.js';
 import { dbCacheKeys } from './cache-keys.js';
+import { fileExists } from '../util/files.js';
 
 /** Where trivy fetches the DB from when no repository is given (trivy v0.74.0 pkg/db/db.go). */
 export const DEFAULT_DB_REPOSITORIES = 'mirror.gcr.io/aquasec/trivy-db:2, ghcr.io/aquasecurity/trivy-db:2';
@@ -122,13 +123,6 @@ export async function downloadDb(
     { onWait: (m) => retry?.log(m), signal: retry?.signal },
   );
   return served.source;
-}
-
-async function fileExists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 }
 
 export interface DbOptions {

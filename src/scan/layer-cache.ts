@@ -20,6 +20,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ActionsCache } from '../util/actions-cache.js';
 import { errorMessage } from '../util/errors.js';
+import { fileExists } from '../util/files.js';
 import { tryDirLock } from '../util/dir-lock.js';
 import { layerCacheKeys } from './cache-keys.js';
 import { reportsDir } from './report-cache.js';
@@ -59,11 +60,7 @@ function cachedPaths(dir: string): string[] {
 type LayerStart = { restored: string } | 'local' | 'none';
 
 async function restoreLayers(dir: string, slug: string, s: LayerSync): Promise<LayerStart> {
-  const onDisk = await fs.stat(path.join(fanalDir(dir), 'fanal.db')).then(
-    () => true,
-    () => false,
-  );
-  if (onDisk) return 'local';
+  if (await fileExists(path.join(fanalDir(dir), 'fanal.db'))) return 'local';
   const keys = layerCacheKeys(slug, s.digest);
   try {
     const restored = await s.cache.restore(cachedPaths(dir), keys.key, keys.restoreKeys);

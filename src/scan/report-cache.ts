@@ -10,6 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { reportKeys } from './cache-keys.js';
 import { errorMessage } from '../util/errors.js';
+import { fileExists } from '../util/files.js';
 import { parseReport, type TrivyReport } from '../types/trivy.js';
 
 export interface ReportEntry {
@@ -66,12 +67,7 @@ export async function reuseRefusal(
   // trivy fetches the misconfig scanner's checks bundle on its own, and a new bundle can change findings.
   if (scanners.includes('misconfig')) return 'the misconfig scanner uses a checks bundle that trivy updates on its own';
   const config = path.resolve(cwd, env.TRIVY_CONFIG || 'trivy.yaml');
-  if (
-    await fs.stat(config).then(
-      (st) => st.isFile(),
-      () => false,
-    )
-  ) {
+  if (await fileExists(config)) {
     return `trivy reads its config file ${config}, which can name policies and VEX sources the action cannot see change`;
   }
   for (const v of ['TRIVY_IGNORE_POLICY', 'TRIVY_VEX']) if (env[v]) return `${v} is set, and what it names can change without the action seeing it`;
