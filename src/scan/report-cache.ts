@@ -74,32 +74,35 @@ export async function reuseRefusal(
   return undefined;
 }
 
+/** What a report's key is made of besides trivy and its DBs. */
+export interface KeyParts {
+  /** The scan's argv without run-specific paths (see ReportInputs). */
+  argv: readonly string[];
+  /** trivy's environment (its TRIVY_* variables count). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The files trivy reads on its own (trivyOwnFiles): their contents count. */
+  files: readonly string[];
+}
+
 /**
  * This scan's entry in `reports` (the platform's reports folder): the DBs'
  * metadata read from `cacheDir` (where trivy reads them), trivy identified by
- * its file; undefined when that file cannot be read. `argv` is the scan's argv
- * without run-specific paths (see ReportInputs).
+ * its file; undefined when that file cannot be read.
  */
-export async function reportEntry(
-  cacheDir: string,
-  reports: string,
-  trivyPath: string,
-  argv: readonly string[],
-  settings: { env: Readonly<Record<string, string | undefined>>; files: readonly string[] },
-): Promise<ReportEntry | undefined> {
+export async function reportEntry(cacheDir: string, reports: string, trivyPath: string, parts: KeyParts): Promise<ReportEntry | undefined> {
   const [vuln, java, stat, ...files] = await Promise.all([
     readOr(path.join(cacheDir, 'db', 'metadata.json'), ''),
     readOr(path.join(cacheDir, 'java-db', 'metadata.json'), ''),
     fs.stat(trivyPath).catch(() => undefined),
-    ...settings.files.map((f) => readOr(f, '')),
+    ...parts.files.map((f) => readOr(f, '')),
   ]);
   // A trivy that cannot be told apart from another (found on PATH by name) gets no reuse.
   if (!stat) return undefined;
   const { db, key } = reportKeys({
-    argv,
+    argv: parts.argv,
     trivy: `${trivyPath} ${stat.size} ${stat.mtimeMs}`,
     dbMetadata: `${vuln}\n${java}`,
-    env: trivyVariables(settings.env),
+    env: trivyVariables(parts.env),
     files,
   });
   const dir = path.join(reports, db);

@@ -14,7 +14,7 @@ import { sarifCategory, setSarifCategory } from './sarif.js';
 import { sbomFromTrivy } from './sbom.js';
 import { ToolFailure } from '../util/tool-retry.js';
 import { layerCacheDir, withLayerCache, type LayerCache, type LayerSync } from './layer-cache.js';
-import { keepReport, readKeptReport, reportEntry, reportsDir, trivyOwnFiles, type ReportEntry } from './report-cache.js';
+import { keepReport, readKeptReport, reportEntry, reportsDir, trivyOwnFiles, type KeyParts, type ReportEntry } from './report-cache.js';
 import { createHash } from 'node:crypto';
 
 export interface ScanOptions {
@@ -120,21 +120,20 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     });
   const execOpts = { allowFailure: true, env: opts.env, onLine: opts.onLine };
   await opts.javaDb?.settled();
-  const reports = reportsDir(layerCacheDir(opts.cacheDir, slug));
-  // The report's key argv: the scan's argv without this run's paths, the ignore file by its content.
-  const keyArgv = async (): Promise<string[]> => {
+  // What the report's key is made of, for a pushed image when reports are kept: the scan's argv
+  // without this run's paths (the ignore file by its content), and trivy's environment and own files.
+  const keyParts = async (reports: NonNullable<ScanOptions['reports']>): Promise<KeyParts> => {
     const ignore = ignoreFile
       ? `sha256:${createHash('sha256')
           .update(await fs.readFile(ignoreFile))
           .digest('hex')}`
       : undefined;
-    return args('', { cacheDir: '', cacheBackend: 'fs' }, ignore);
+    const env = { ...reports.env, ...opts.env };
+    return { argv: args('', { cacheDir: '', cacheBackend: 'fs' }, ignore), env, files: trivyOwnFiles(reports.cwd, env, ignoreFile !== undefined) };
   };
-  const argv = opts.reports && target.kind === 'remote' ? await keyArgv() : undefined;
-  const trivyEnv = opts.reports && { ...opts.reports.env, ...opts.env };
-  const settings = opts.reports && trivyEnv && { env: trivyEnv, files: trivyOwnFiles(opts.reports.cwd, trivyEnv, ignoreFile !== undefined) };
-  const entry = async (): Promise<ReportEntry | undefined> =>
-    argv && settings ? reportEntry(opts.cacheDir, reports, trivyPath, argv, settings) : undefined;
+  const parts = opts.reports && target.kind === 'remote' ? await keyParts(opts.reports) : undefined;
+  const reportsFolder = reportsDir(layerCacheDir(opts.cacheDir, slug));
+  const entry = async (): Promise<ReportEntry | undefined> => (parts ? reportEntry(opts.cacheDir, reportsFolder, trivyPath, parts) : undefined);
   // Inside the layer cache's turn: what an Actions cache entry restores (layers and reports) is
   // there before the report is looked up, and the report kept is in the entry saved after.
   const { report, reusedAt } = await withLayerCache(
