@@ -275,7 +275,7 @@ describe('RegistryClient authentication', () => {
       {
         auths: [CREDS],
         fetchImpl: async (input) => {
-          const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+          const url = new URL(input);
           if (url.host === TOKEN_HOST) return new Response('{"expires_in":300}', { status: 200 });
           return new Response(null, { status: 401, headers: { 'WWW-Authenticate': `Bearer realm="https://${TOKEN_HOST}/token",service="${HOST}"` } });
         },
@@ -285,11 +285,9 @@ describe('RegistryClient authentication', () => {
     expect(err.message).toBe(`cannot log in to ${HOST}: ${HOST}'s token service returned no token`);
   });
 
-  // Known bug: the token request is made outside the retry loop, so a
-  // transient failure of the token service fails the whole operation at once
-  // (a 503 -> "answered HTTP 503"; a connection reset -> a bare
-  // "TypeError: fetch failed" that names no registry). Remove `.failing` once
-  // token requests are retried like the others.
+  // The token request runs under the same retry loop as the registry's own
+  // requests: a transient failure of the token service is retried, and a
+  // final one is reported naming the registry.
   it('bearer: a 503 from the token service is retried like any other request', async () => {
     const { registry, client } = setup({ auth: { scheme: 'bearer', username: 'ci', password: 's3cret' } }, { auths: [CREDS] });
     registry.inject(TOKEN_HOST, { status: 503 }, 1);

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { BinfmtEntry } from '../qemu/plan.js';
 import type { PostState } from '../state.js';
 import type { LegStore } from '../legs/store.js';
+import type { HttpFetch } from '../registry/http.js';
 
 export interface Runtime {
   exec: Exec;
@@ -36,8 +37,8 @@ export interface Runtime {
   saveState(state: PostState): void;
   /** Masks a secret in every later log line. */
   mask(secret: string): void;
-  /** The registry client's HTTP (tests pass a fake registry). */
-  fetchImpl?: typeof fetch;
+  /** The registry client's HTTP (main: node:http, src/registry/http.ts; tests pass a fake registry). */
+  fetchImpl?: HttpFetch;
   /** Aborted when the run is cancelled (SIGTERM/SIGINT to main): in-flight work stops, no tag is written. */
   /** The wait before a tool's second attempt (scan, build push, bootstrap pull); default 2 s. */
   toolBackoffMs?: number;

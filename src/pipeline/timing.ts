@@ -6,6 +6,7 @@ import type { Exec } from '../exec.js';
 import type { PhaseTimings, PlatformBuild } from '../model.js';
 import type { Runtime } from './runtime.js';
 import type { Scanner } from './scan.js';
+import { createHttpFetch, type HttpFetch } from '../registry/http.js';
 
 export type PhaseName = 'registries' | 'builder' | 'qemu' | 'index' | 'promotion';
 
@@ -52,8 +53,8 @@ export function runClock(rt: Runtime): RunClock {
     }
   };
   const exec: Exec = (cmd, args, opts) => waiting(() => rt.exec(cmd, args, opts));
-  const baseFetch = rt.fetchImpl ?? fetch;
-  const fetchImpl: typeof fetch = (input, init) => waiting(() => baseFetch(input, init));
+  const baseFetch = rt.fetchImpl ?? createHttpFetch();
+  const fetchImpl: HttpFetch = (url, init) => waiting(() => baseFetch(url, init));
   const runtime: Runtime = {
     ...rt,
     exec,

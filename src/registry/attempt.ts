@@ -2,6 +2,7 @@
 // blame when it fails, and what a failed attempt tells the retry policy (an
 // HTTP status with the registry's error code, or the network error's code).
 import { errorMessage } from '../util/errors.js';
+import type { HttpResponse } from './http.js';
 
 /** A status that is neither ok nor accepted: the attempt failed with it. */
 export class HttpFailure extends Error {
@@ -97,7 +98,7 @@ export class Attempt {
   }
 }
 
-export async function drain(res: Response): Promise<void> {
+export async function drain(res: HttpResponse): Promise<void> {
   await res.arrayBuffer().catch(() => undefined);
 }
 
@@ -113,7 +114,7 @@ export function errorCode(body: string): string | undefined {
 }
 
 /** The failure a non-ok answer stands for (its body read for the registry's error code). */
-export async function failed(res: Response): Promise<HttpFailure> {
+export async function failed(res: HttpResponse): Promise<HttpFailure> {
   const body = await res.text().catch(() => '');
   return new HttpFailure(res.status, res.headers.get('retry-after'), errorCode(body));
 }

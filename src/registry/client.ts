@@ -21,6 +21,7 @@ import {
 } from './retry.js';
 import { Attempt, HttpFailure, drain, failed, networkCode, readAll } from './attempt.js';
 import { CancelledError, sleepUnlessCancelled } from '../util/cancel.js';
+import { createHttpFetch, type HttpFetch, type HttpHeaders, type HttpRequestInit, type HttpResponse } from './http.js';
 
 export interface Repo {
   registry: string;
@@ -40,7 +41,8 @@ export interface RegistryClientOptions {
   /** Called with every secret the client learns (bearer tokens), to mask it. */
   mask?: (secret: string) => void;
   log?: (message: string) => void;
-  fetchImpl?: typeof fetch;
+  /** Default: node:http (src/registry/http.ts). */
+  fetchImpl?: HttpFetch;
   /** Seconds without a byte flowing before a request is aborted as stalled (fractions for tests). */
   timeoutSeconds?: number;
   /** Retries the whole run may spend (shared by every request of this client). */
@@ -75,7 +77,7 @@ interface RequestSpec {
   path: string;
   headers?: Record<string, string>;
   /** Made anew for each attempt, so streamed bodies can be retried. */
-  body?: (ctx: Attempt) => Promise<{ body: NonNullable<RequestInit['body']>; length?: number }>;
+  body?: (ctx: Attempt) => Promise<{ body: NonNullable<HttpRequestInit['body']>; length?: number }>;
   what: string;
   /** Statuses that are answers, not failures (e.g. 404 for "not there"). */
   accept?: number[];
@@ -84,14 +86,14 @@ interface RequestSpec {
 /** A response read whole inside its attempt. */
 interface Answer {
   status: number;
-  headers: Headers;
+  headers: HttpHeaders;
   body: Buffer;
 }
 
 export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: HttpFetch;
   private readonly timeoutMs: number;
   /** The run's retry budget (how many retries were used is `budget.used`). */
   readonly budget: RetryBudget;
@@ -101,7 +103,7 @@ export class RegistryClient {
   constructor(private readonly opts: RegistryClientOptions) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.sleep = opts.sleep ?? ((ms) => sleepUnlessCancelled(ms, opts.signal, 'waiting to retry a registry request'));
-    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.fetchImpl = opts.fetchImpl ?? createHttpFetch();
     this.timeoutMs = (opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     this.budget = opts.budget ?? new RetryBudget();
   }
@@ -321,7 +323,7 @@ export class RegistryClient {
   }
 
   /** Sends one request with the credentials learnt so far, authenticating once on a challenge. */
-  private async send(spec: RequestSpec, ctx: Attempt): Promise<Response> {
+  private async send(spec: RequestSpec, ctx: Attempt): Promise<HttpResponse> {
     const { registry } = spec.repo;
     const url = spec.path.startsWith('http') ? spec.path : `${apiBase(registry)}${spec.path}`;
     const scopes = this.scopes(spec);
@@ -337,13 +339,13 @@ export class RegistryClient {
   }
 
   /** One HTTP request (the body made anew), under the attempt's stall clock. */
-  private async sendOnce(spec: RequestSpec, url: string, cacheKey: string, ctx: Attempt): Promise<Response> {
+  private async sendOnce(spec: RequestSpec, url: string, cacheKey: string, ctx: Attempt): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...spec.headers };
     const auth = this.authCache.get(cacheKey) ?? this.authCache.get(`${spec.repo.registry} basic`);
     if (auth) headers.Authorization = auth;
     const body = spec.body ? await spec.body(ctx) : undefined;
     if (body?.length !== undefined) headers['Content-Length'] = String(body.length);
-    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, redirect: 'follow', signal: ctx.signal };
+    const init: HttpRequestInit = { method: spec.method, headers, redirect: 'follow', signal: ctx.signal };
     if (body) {
       init.body = body.body;
       init.duplex = 'half';

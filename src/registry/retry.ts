@@ -26,10 +26,12 @@ export type Outcome =
   { status: number; retryAfter?: string | null; code?: string | undefined } | { networkError: string } | { stalled: number; request: string };
 
 /**
- * Network errors that are worth another try: resets, refused while
- * restarting, timeouts, and what undici throws when a connection closes after
- * the response head or in the middle of a body (`terminated`, `other side
- * closed`, UND_ERR_SOCKET) or a request body ended short.
+ * Network errors that are worth another try: resets (node:http says
+ * ECONNRESET for a connection closed after the response head or in the middle
+ * of a body), refused while restarting, timeouts, a streamed request body
+ * that ended short of its length (src/registry/http.ts), and the same cases
+ * as undici names them, for a client handed `fetch` (`terminated`, `other
+ * side closed`, UND_ERR_SOCKET, UND_ERR_*_CONTENT_LENGTH_MISMATCH).
  */
 const TRANSIENT_NETWORK = new Set([
   'ECONNRESET',
@@ -43,6 +45,7 @@ const TRANSIENT_NETWORK = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
   'EAI_AGAIN',
   'terminated',
   'other side closed',
