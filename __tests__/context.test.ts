@@ -598,7 +598,12 @@ describe('action.yml', () => {
     ]);
     for (const spec of Object.values(actionYml.outputs)) expect(spec.description).toEqual(expect.any(String));
     expect(actionYml.branding).toEqual({ icon: 'layers', color: 'blue' });
-    expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js' });
+    expect(actionYml.runs).toEqual({
+      using: 'node24',
+      main: 'dist/main/index.js',
+      post: 'dist/post/index.js',
+      'post-if': 'failure() || cancelled()',
+    });
   });
 });
 

@@ -153,6 +153,11 @@ describe('the workflow-step example on a release tag', () => {
     expect(Object.keys(scans).sort()).toEqual(['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
   });
 
+  it("runs the action's main step and, the job having passed, no post step (post-if)", () => {
+    expect(run.output).toMatch(/⭐ Run Main OWNER\/multiarch-build-scan-promote@v1/);
+    expect(run.output).not.toMatch(/⭐ Run Post OWNER\/multiarch-build-scan-promote@v1/);
+  });
+
   it('never prints the release password', () => {
     expect(run.output).not.toContain(bed.authPassword);
   });
@@ -288,6 +293,10 @@ describe('the push-and-pull-request example on a pull request with a gated findi
   it('fails on the gated arm64 finding', () => {
     expect(run.exitCode).not.toBe(0);
     expect(run.output).toMatch(/linux\/arm64[\s\S]*CVE-2099-10001/);
+  });
+
+  it("runs the action's post step after the failed main (post-if failure())", () => {
+    expect(run.output).toMatch(/⭐ Run Post OWNER\/multiarch-build-scan-promote@v1/);
   });
 
   it('still scanned every platform and wrote one SARIF file per platform', () => {

@@ -1,5 +1,5 @@
 // The bundled action against the test bed: builds, digests, the manifest list,
-// failures, input validation, QEMU detection and the post step.
+// failures, input validation, QEMU detection, and what main and the post step clean up.
 import { describe, expect, it, beforeAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -85,12 +85,30 @@ describe('three platforms pushed by digest, one manifest list', () => {
     expect(run.stdout).toMatch(/^\[linux\/arm64\] /m);
   });
 
-  it('the post step removed the builder it created and the temp directory', () => {
-    expect(run.post.exitCode).toBe(0);
+  it('main removed the builder it created; after a successful main no post step runs, and the temp dir is left for later steps', () => {
+    const builder = /created builder (\S+) \(/.exec(run.stdout)?.[1] ?? '';
+    expect(builder).toMatch(/^multiarch-[0-9a-f]+$/);
+    expect(run.stdout).toMatch(new RegExp(`^\\[command\\]\\S*buildx rm ${builder}$`, 'm'));
+    expect(builders()).not.toContain(builder);
+    expect(run.post.ran).toBe(false);
     const state = JSON.parse(run.state['multiarch-state'] ?? '{}') as { builder?: string; tempDir?: string };
-    expect(state.builder).toMatch(/^multiarch-/);
-    expect(builders()).not.toContain(state.builder);
-    expect(state.tempDir && fs.existsSync(state.tempDir)).toBe(false);
+    expect(state.builder).toBeUndefined();
+    // Files named in the outputs (reports, SARIF) are read by later steps; the runner empties RUNNER_TEMP when the job ends.
+    expect(fs.existsSync(path.join(state.tempDir ?? '', 'metadata-linux-arm64.json'))).toBe(true);
+    expect(fs.existsSync(path.join(state.tempDir ?? '', 'docker-config'))).toBe(false);
+  });
+});
+
+describe('a later step of the job fails: the post step runs (post-if failure())', () => {
+  it('finds the builder already gone and removes the temp dir', () => {
+    const run = runAction(actionInputs(uniqueRepo('post-later'), { platforms: 'linux/amd64', scan: 'false' }), { forcePost: true });
+    expect(errorLines(run)).toEqual([]);
+    expect(run.post).toMatchObject({ ran: true, exitCode: 0 });
+    const state = JSON.parse(run.state['multiarch-state'] ?? '{}') as { builder?: string; tempDir?: string };
+    expect(state.builder).toBeUndefined();
+    expect(state.tempDir).toBeTruthy();
+    expect(fs.existsSync(state.tempDir ?? '/nonexistent')).toBe(false);
+    expect(run.post.stdout).not.toMatch(/buildx rm|warning/);
   });
 });
 

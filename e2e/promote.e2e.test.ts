@@ -93,7 +93,7 @@ describe('promotion from A to authenticated B', () => {
     }
   });
 
-  it('after the post step no file the run created holds the password', () => {
+  it('once main has ended no file the run created holds the password', () => {
     const b64 = Buffer.from(`${bed.authUser}:${bed.authPassword}`).toString('base64');
     for (const run of [first]) {
       expect(filesContaining(run.workDir, bed.authPassword)).toEqual([]);

@@ -11,7 +11,8 @@ export interface ActionRun {
   summary: string;
   summaryFile: string;
   state: Record<string, string>;
-  post: { exitCode: number; stdout: string; stderr: string };
+  /** `ran`: whether the runner would have started post (action.yml post-if: after a failed or cancelled main). */
+  post: { ran: boolean; exitCode: number; stdout: string; stderr: string };
   seconds: number;
   workDir: string;
 }
@@ -20,8 +21,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   cwd?: string;
   eventName?: string;
-  /** Skip the post step (to inspect what main left behind). */
+  /** Skip the post step even where post-if would run it (to inspect what main left behind). */
   skipPost?: boolean;
+  /** Run the post step even where post-if would not (a later step of the job failed). */
+  forcePost?: boolean;
   debug?: boolean;
   /** Stream the action's output to this process's stdout/stderr instead of capturing it. */
   inheritOutput?: boolean;
@@ -38,3 +41,5 @@ export interface AsyncRunOptions extends RunOptions {
 /** Main runs in the background and may be signalled; `signalledAt` is seconds after the start, when it was. */
 export declare function runActionAsync(inputs: Record<string, string>, opts?: AsyncRunOptions): Promise<ActionRun & { signalledAt?: number }>;
 export declare function errorLines(run: ActionRun): string[];
+/** Whether the runner starts post for this post-if expression after main ended so. */
+export declare function postRuns(expression: string, status: { failed: boolean; cancelled: boolean }): boolean;

@@ -1,7 +1,7 @@
 // A runner-like harness for the bundled action: runs dist/main the way the
 // GitHub runner does (inputs as INPUT_* variables, GITHUB_OUTPUT, GITHUB_STATE,
-// GITHUB_STEP_SUMMARY), then dist/post with the saved state, and returns what
-// it wrote. Used by the e2e suite (e2e/harness.ts) and by `make demo`.
+// GITHUB_STEP_SUMMARY), then dist/post with the saved state when action.yml's
+// post-if says the runner would, and returns what it wrote. Used by the e2e suite (e2e/harness.ts) and by `make demo`.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -65,17 +65,49 @@ function prepare(inputs, opts) {
   return { workDir, files, cwd, env };
 }
 
-/** Runs post with main's saved state and gathers what the run wrote. */
+/**
+ * Whether the runner starts the post step: action.yml's `post-if` (default
+ * `always()`) read as the runner reads it after main, for the status
+ * functions joined by `||` and `&&` (`!` allowed). Anything else throws, so a
+ * new condition is taught here rather than guessed.
+ */
+export function postRuns(expression, status) {
+  const value = {
+    'always()': true,
+    'success()': !status.failed && !status.cancelled,
+    'failure()': status.failed && !status.cancelled,
+    'cancelled()': status.cancelled,
+  };
+  const term = (t) => {
+    const negated = t.startsWith('!');
+    const name = (negated ? t.slice(1) : t).trim();
+    if (!(name in value)) throw new Error(`runner.mjs: post-if term ${JSON.stringify(t)} is not understood`);
+    return negated ? !value[name] : value[name];
+  };
+  return expression.split('||').some((any) => any.split('&&').every((all) => term(all.trim())));
+}
+
+function actionPostIf() {
+  const m = /^ {2}post-if:\s*(.+?)\s*$/m.exec(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8'));
+  return m ? m[1].replace(/^'(.*)'$/, '$1') : 'always()';
+}
+
+/**
+ * Runs post (when action.yml's post-if says the runner would: after a failed
+ * or a cancelled main; `opts.skipPost` never, `opts.forcePost` always) with
+ * main's saved state, and gathers what the run wrote.
+ */
 function finishRun(ctx, opts, main, seconds, extra = {}) {
   const { files, cwd, env, workDir } = ctx;
   const stdio = opts.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'pipe';
   const state = parseCommandFile(fs.readFileSync(files.GITHUB_STATE, 'utf8'));
-  let post = { exitCode: 0, stdout: '', stderr: '' };
-  if (!opts.skipPost) {
+  let post = { ran: false, exitCode: 0, stdout: '', stderr: '' };
+  const status = { failed: (main.status ?? -1) !== 0, cancelled: extra.signalledAt !== undefined };
+  if (!opts.skipPost && (opts.forcePost || postRuns(actionPostIf(), status))) {
     const stateEnv = {};
     for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v;
     const p = spawnSync(process.execPath, [path.join(ROOT, 'dist/post/index.js')], { cwd, env: { ...env, ...stateEnv }, encoding: 'utf8', stdio });
-    post = { exitCode: p.status ?? -1, stdout: p.stdout ?? '', stderr: p.stderr ?? '' };
+    post = { ran: true, exitCode: p.status ?? -1, stdout: p.stdout ?? '', stderr: p.stderr ?? '' };
   }
   const mainOut = main.stdout ?? '';
   const mainErr = main.stderr ?? '';

@@ -16,7 +16,8 @@ import { defaultTrivyInstallDeps, ensureTrivy } from './scan/install.js';
 import { runMode } from './pipeline/run.js';
 import { runnerLegStore } from './legs/store.js';
 import type { Runtime } from './pipeline/runtime.js';
-import { saveState } from './state.js';
+import { saveState, type PostState } from './state.js';
+import { cleanup } from './post.js';
 import type { Inputs } from './model.js';
 import { errorMessage } from './util/errors.js';
 
@@ -51,6 +52,7 @@ export async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let saved: PostState = {};
   const rt: Runtime = {
     exec: execCommand,
     log: actionsLogger,
@@ -72,7 +74,10 @@ export async function main(): Promise<void> {
     writeSummary: async (md) => {
       core.appendSummary(md);
     },
-    saveState,
+    saveState: (s) => {
+      saved = s;
+      saveState(s);
+    },
     mask: (s) => core.setSecret(s),
     signal: cancel.signal,
   };
@@ -85,7 +90,16 @@ export async function main(): Promise<void> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    // Credentials never outlive the main step; post removes the rest.
+    // Credentials never outlive the main step.
     fs.rmSync(path.join(tempDir, 'docker-config'), { recursive: true, force: true });
+    // A builder this run made goes now: the post step runs only when the job
+    // failed or was cancelled (action.yml post-if), as the cleanup of a main
+    // step that did not get here. The temp dir stays for later steps (the
+    // reports and SARIF files named in the outputs); the runner empties
+    // RUNNER_TEMP when the job ends.
+    if (saved.builder) {
+      await cleanup(directBuildx(execCommand, buildxPlugin), { builder: saved.builder }, (m) => core.warning(m));
+      saveState({ ...(saved.tempDir ? { tempDir: saved.tempDir } : {}) });
+    }
   }
 }
