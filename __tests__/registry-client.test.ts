@@ -98,6 +98,28 @@ describe('RegistryClient.getManifest', () => {
     expect(registry.requests.map((r) => r.status)).toEqual([404, 404, 404]);
     expect(delays).toEqual([]);
   });
+
+  it('reads a manifest by digest once per repository; a tag, a miss and a deleted digest are asked again', async () => {
+    const { registry, client, manifestDigest } = setup();
+    const other: Repo = { registry: HOST, repository: 'org/other' };
+    registry.seedManifest(HOST, other.repository, manifestOf(config, layer), 'v1');
+    const missing = sha256('not yet');
+    for (let i = 0; i < 3; i++) {
+      expect((await client.getManifest(APP, manifestDigest))?.digest).toBe(manifestDigest);
+      expect(await client.resolve(APP, 'v1')).toBe(manifestDigest);
+      expect(await client.getManifest(APP, missing)).toBeUndefined();
+    }
+    expect(await client.resolve(other, manifestDigest)).toBe(manifestDigest);
+    await client.deleteManifest(APP, manifestDigest);
+    expect(await client.getManifest(APP, manifestDigest)).toBeUndefined();
+    expect(lines(registry)).toEqual([
+      `GET ${HOST}/v2/org/app/manifests/${manifestDigest} -> 200`,
+      ...[1, 2, 3].flatMap(() => [`GET ${HOST}/v2/org/app/manifests/v1 -> 200`, `GET ${HOST}/v2/org/app/manifests/${missing} -> 404`]),
+      `GET ${HOST}/v2/org/other/manifests/${manifestDigest} -> 200`,
+      `DELETE ${HOST}/v2/org/app/manifests/${manifestDigest} -> 202`,
+      `GET ${HOST}/v2/org/app/manifests/${manifestDigest} -> 404`,
+    ]);
+  });
 });
 
 describe('RegistryClient writes and blobs', () => {

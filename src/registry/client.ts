@@ -99,6 +99,12 @@ export class RegistryClient {
   readonly budget: RetryBudget;
   /** Authorization header per registry + scope set, once learnt. */
   private readonly authCache = new Map<string, string>();
+  /**
+   * Manifests read by digest, per repository: content-addressed, so a second
+   * read (the build's check, the list's composition, the promotion's copy)
+   * needs no request. Only what was found is kept; a delete forgets it.
+   */
+  private readonly byDigest = new Map<string, FetchedManifest>();
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
@@ -114,6 +120,9 @@ export class RegistryClient {
   }
 
   async getManifest(repo: Repo, reference: string): Promise<FetchedManifest | undefined> {
+    const key = `${repo.registry}/${repo.repository}@${reference}`;
+    const known = this.byDigest.get(key);
+    if (known) return known;
     const res = await this.exchange({
       repo,
       actions: 'pull',
@@ -130,7 +139,9 @@ export class RegistryClient {
       throw new RegistryError(`${repo.registry}/${repo.repository}@${reference} returned content with digest ${digest}`);
     }
     const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() || manifestMediaType(raw);
-    return { raw, mediaType, digest };
+    const m = { raw, mediaType, digest };
+    if (reference.startsWith('sha256:')) this.byDigest.set(key, m);
+    return m;
   }
 
   /** The digest a tag or digest resolves to, or undefined when there is none. */
@@ -158,6 +169,7 @@ export class RegistryClient {
    * answers a tag DELETE with 400; others with 405).
    */
   async deleteManifest(repo: Repo, reference: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    this.byDigest.delete(`${repo.registry}/${repo.repository}@${reference}`);
     const res = await this.exchange({
       repo,
       actions: 'pull,push,delete',
