@@ -189,6 +189,31 @@ describe('ensureBuildx', () => {
     expect(host.files.get('/cfg/cli-plugins/docker-buildx')?.mode).toBe(0o755);
   });
 
+  it("asks `docker buildx version` once while the plugin stays the same file; an install's own check always asks", async () => {
+    const host = fakeHost({ installed: 'v0.20.0' });
+    let asked = 0;
+    const exec = host.deps.exec;
+    host.deps.exec = (cmd, args, o) => {
+      asked++;
+      return exec(cmd, args, o);
+    };
+    // A memo keyed by the file's path and bytes, as the real one is keyed by the file's identity.
+    const memo = new Map<string, string>();
+    const id = (b: string): string => `${b} ${host.files.get(b)?.content ?? ''}`;
+    host.deps.plugin = () => (host.files.has(host.plugin) ? host.plugin : undefined);
+    host.deps.versionMemo = { get: async (b) => memo.get(id(b)), record: async (b, v) => void memo.set(id(b), v) };
+    for (let i = 0; i < 3; i++) expect(await ensureBuildx(host.deps, '', BASE)).toEqual({ version: 'v0.20.0', installed: false });
+    expect(asked).toBe(1);
+    expect(await ensureBuildx(host.deps, 'v0.36.1', BASE)).toMatchObject({ version: 'v0.36.1', installed: true });
+    // The old plugin's version came from the memo; the install's own check asked the new one.
+    expect(asked).toBe(2);
+    // A new file: asked once more, then remembered.
+    expect(await ensureBuildx(host.deps, 'v0.36.1', BASE)).toEqual({ version: 'v0.36.1', installed: false });
+    expect(asked).toBe(3);
+    expect(await ensureBuildx(host.deps, 'v0.36.1', BASE)).toEqual({ version: 'v0.36.1', installed: false });
+    expect(asked).toBe(3);
+  });
+
   test.each([
     ['', 'docker buildx is not installed; set buildx-version'],
     ['latest', 'buildx-version must be a version like v0.36.1, got "latest"'],

@@ -18,6 +18,7 @@ import {
   sha256File,
   verifyChecksum,
 } from '../src/scan/install.js';
+import { fileVersionMemo } from '../src/util/version-memo.js';
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -237,6 +238,42 @@ describe('ensureTrivy', () => {
     expect(binary).not.toBe(onPath);
     expect(logs).toContain(`trivy on PATH (${onPath}) is 0.73.1, not 0.74.0`);
     expect((await execCommand(binary, ['--version'], { silent: true })).stdout).toBe('Version: 0.74.0\n');
+  });
+
+  it('asks a binary its version once while it stays the same file; a binary replaced or touched is asked again', async () => {
+    const dir = await fs.mkdtemp(path.join(root, 'memo-'));
+    const onPath = path.join(dir, 'trivy');
+    const asked = path.join(dir, 'asked');
+    const script = (v: string): string => `#!/bin/sh\necho x >> ${asked}\necho "Version: ${v}"\n`;
+    await fs.writeFile(onPath, script('0.74.0'), { mode: 0o755 });
+    const memo = fileVersionMemo(path.join(dir, 'memo', 'tool-versions.json'));
+    const withMemo = { ...deps(onPath), versionMemo: memo };
+    const times = async (): Promise<number> => (await fs.readFile(asked, 'utf8')).split('\n').filter(Boolean).length;
+    for (let i = 0; i < 3; i++) expect(await ensureTrivy(withMemo, '0.74.0', baseUrl)).toBe(onPath);
+    expect(await times()).toBe(1);
+    // Another version put in its place: asked again, and not taken for 0.74.0.
+    await fs.rm(onPath);
+    await fs.writeFile(onPath, script('0.73.1'), { mode: 0o755 });
+    expect(await ensureTrivy(withMemo, '0.74.0', baseUrl)).not.toBe(onPath);
+    expect(logs).toContain(`trivy on PATH (${onPath}) is 0.73.1, not 0.74.0`);
+    expect(await times()).toBe(2);
+    // The same file touched: asked again.
+    await fs.utimes(onPath, new Date(), new Date(Date.now() + 5000));
+    await ensureTrivy(withMemo, '0.74.0', baseUrl);
+    expect(await times()).toBe(3);
+    // Without a memo, every call asks.
+    await ensureTrivy(deps(onPath), '0.74.0', baseUrl);
+    expect(await times()).toBe(4);
+  });
+
+  it('asks the binary when the memo file is not JSON, and mends it', async () => {
+    const dir = await fs.mkdtemp(path.join(root, 'memo-'));
+    const onPath = path.join(dir, 'trivy');
+    await fs.writeFile(onPath, '#!/bin/sh\necho "Version: 0.74.0"\n', { mode: 0o755 });
+    const file = path.join(dir, 'tool-versions.json');
+    await fs.writeFile(file, '{not json');
+    expect(await ensureTrivy({ ...deps(onPath), versionMemo: fileVersionMemo(file) }, '0.74.0', baseUrl)).toBe(onPath);
+    expect(Object.values(JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, string>)).toEqual(['0.74.0']);
   });
 
   it('refuses a downloaded binary that reports another version and keeps it out of the tool cache', async () => {

@@ -352,6 +352,49 @@ describe('a re-run of an unchanged image', () => {
   });
 });
 
+describe('tool versions, asked once per tool cache', () => {
+  // Wrappers that note each call and run the real tools: trivy first on PATH, buildx as the CLI plugin.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tool-versions-'));
+  const calls = path.join(dir, 'calls');
+  const wrap = (file: string, real: string): void => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `#!/bin/sh\necho "$(basename "$0") $*" >> ${calls}\nexec ${real} "$@"\n`, { mode: 0o755 });
+  };
+  const realTrivy = execFileSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).trim();
+  const realBuildx = fs.realpathSync(path.join(os.homedir(), '.docker', 'cli-plugins', 'docker-buildx'));
+  wrap(path.join(dir, 'bin', 'trivy'), realTrivy);
+  wrap(path.join(dir, 'docker', 'cli-plugins', 'docker-buildx'), realBuildx);
+  const env = {
+    PATH: `${path.join(dir, 'bin')}:${process.env.PATH ?? ''}`,
+    DOCKER_CONFIG: path.join(dir, 'docker'),
+    RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
+  };
+  const versionCalls = (): string[] =>
+    (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').split('\n') : []).filter((l) => /^(trivy --version|docker-buildx version)$/.test(l));
+  const run = (): ActionRun => runAction(inputs(uniqueRepo('tool-versions'), { platforms: 'linux/amd64', push: 'false' }), { env });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('the first run asks trivy and buildx their versions; the next, with the same binaries, asks neither', () => {
+    const first = run();
+    expect(errorLines(first)).toEqual([]);
+    expect(versionCalls().sort()).toEqual(['docker-buildx version', 'trivy --version']);
+    const second = run();
+    expect(errorLines(second)).toEqual([]);
+    expect(versionCalls()).toHaveLength(2);
+    expect(second.stdout).toContain(`using trivy 0.74.0 from PATH (${path.join(dir, 'bin', 'trivy')})`);
+    expect(second.stdout).toMatch(/^buildx v\d+\.\d+\.\d+ is installed$/m);
+    // The scan still ran, with the wrapper.
+    expect(fs.readFileSync(calls, 'utf8')).toMatch(/^trivy image /m);
+  });
+
+  it('a trivy replaced by another file is asked again', () => {
+    wrap(path.join(dir, 'bin', 'trivy'), realTrivy);
+    fs.utimesSync(path.join(dir, 'bin', 'trivy'), new Date(), new Date(Date.now() + 60_000));
+    expect(errorLines(run())).toEqual([]);
+    expect(versionCalls().filter((l) => l.startsWith('trivy'))).toHaveLength(2);
+  });
+});
+
 describe('a working directory with a trivy config file', () => {
   const repo = uniqueRepo('report-config');
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-cache-'));

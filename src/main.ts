@@ -20,6 +20,7 @@ import { saveState, type PostState } from './state.js';
 import { cleanup } from './post.js';
 import type { Inputs } from './model.js';
 import { errorMessage } from './util/errors.js';
+import { fileVersionMemo } from './util/version-memo.js';
 
 const actionsLogger: Logger = {
   info: (m) => core.info(m),
@@ -42,6 +43,10 @@ export async function main(): Promise<void> {
   const tempDir = fs.mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'multiarch-'));
   const info = (m: string): void => core.info(m);
   const buildxPlugin = buildxPluginFinder(env);
+  // Beside the tools themselves: a tool cache that outlives the job (self-hosted) keeps it too.
+  const versionMemo = env.RUNNER_TOOL_CACHE
+    ? fileVersionMemo(path.join(env.RUNNER_TOOL_CACHE, 'multiarch-build-scan-promote', 'tool-versions.json'))
+    : undefined;
   // The runner cancels a job with SIGINT, then SIGTERM: either aborts the run's
   // signal, which stops in-flight requests and processes; no tag is written after.
   const cancel = new AbortController();
@@ -66,10 +71,12 @@ export async function main(): Promise<void> {
     builderName: `multiarch-${randomBytes(4).toString('hex')}`,
     buildxPlugin,
     ensureBuildx: () =>
-      ensureBuildx(defaultInstallDeps(directBuildx(execCommand, buildxPlugin), info, env), inputs.buildxVersion, inputs.buildxBaseUrl).then(
-        () => undefined,
-      ),
-    ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, info), inputs.trivyVersion, inputs.trivyBaseUrl),
+      ensureBuildx(
+        { ...defaultInstallDeps(directBuildx(execCommand, buildxPlugin), info, env), plugin: buildxPlugin, ...(versionMemo ? { versionMemo } : {}) },
+        inputs.buildxVersion,
+        inputs.buildxBaseUrl,
+      ).then(() => undefined),
+    ensureTrivy: () => ensureTrivy(defaultTrivyInstallDeps(execCommand, info, versionMemo), inputs.trivyVersion, inputs.trivyBaseUrl),
     setOutput: (n, v) => core.setOutput(n, v),
     writeSummary: async (md) => {
       core.appendSummary(md);

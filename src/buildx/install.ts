@@ -5,6 +5,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Exec } from '../exec.js';
+import type { VersionMemo } from '../util/version-memo.js';
 
 export interface BuildxVersion {
   /** e.g. `v0.36.1` */
@@ -98,6 +99,10 @@ export interface InstallDeps {
   copyFile: (from: string, to: string) => Promise<void>;
   chmod: (file: string, mode: number) => Promise<void>;
   log: (message: string) => void;
+  /** The buildx binary `docker buildx` runs, when it is known (src/buildx/plugin.ts). */
+  plugin?: () => string | undefined;
+  /** What that binary said its version was (a binary changed is asked again); absent: always asked. */
+  versionMemo?: VersionMemo;
 }
 
 /** @actions/tool-cache, loaded when first used (it brings @actions/http-client and undici: start-up time). */
@@ -131,10 +136,16 @@ export interface EnsuredBuildx {
   path?: string;
 }
 
-async function installedVersion(exec: Exec): Promise<BuildxVersion | undefined> {
-  const r = await exec('docker', ['buildx', 'version'], { silent: true, allowFailure: true });
+async function installedVersion(deps: Pick<InstallDeps, 'exec' | 'plugin' | 'versionMemo'>): Promise<BuildxVersion | undefined> {
+  const binary = deps.plugin?.();
+  const known = binary ? await deps.versionMemo?.get(binary) : undefined;
+  if (known) return { version: known };
+  const r = await deps.exec('docker', ['buildx', 'version'], { silent: true, allowFailure: true });
   if (r.exitCode !== 0) return undefined;
-  return parseBuildxVersion(r.stdout);
+  const have = parseBuildxVersion(r.stdout);
+  // Recorded for the binary found before the call: a buildx placed meanwhile is another file.
+  if (binary && deps.plugin?.() === binary) await deps.versionMemo?.record(binary, have.version);
+  return have;
 }
 
 const TOOL = 'docker-buildx';
@@ -145,7 +156,7 @@ const TOOL = 'docker-buildx';
  * `baseUrl` through the tool cache and places it as the CLI plugin.
  */
 export async function ensureBuildx(deps: InstallDeps, wantVersion: string, baseUrl: string): Promise<EnsuredBuildx> {
-  const have = await installedVersion(deps.exec);
+  const have = await installedVersion(deps);
   if (have && (!wantVersion || compareVersions(have.version, wantVersion) >= 0)) {
     deps.log(`buildx ${have.version} is installed${wantVersion ? ` (wanted ${wantVersion} or newer)` : ''}`);
     return { version: have.version, installed: false };
@@ -169,7 +180,8 @@ export async function ensureBuildx(deps: InstallDeps, wantVersion: string, baseU
   await deps.copyFile(path.join(cachedDir, TOOL), target);
   await deps.chmod(target, 0o755);
 
-  const now = await installedVersion(deps.exec);
+  // Asked, not remembered: this checks what the install did.
+  const now = await installedVersion({ exec: deps.exec });
   if (!now) throw new Error(`installed ${target} but \`docker buildx version\` still fails`);
   if (compareVersions(now.version, want) !== 0) {
     throw new Error(`installed buildx ${want} at ${target} but docker runs ${now.version} (another plugin directory takes precedence?)`);

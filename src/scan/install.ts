@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as io from '@actions/io';
 import type { Exec } from '../exec.js';
+import type { VersionMemo } from '../util/version-memo.js';
 
 const TOOL = 'trivy';
 const SEMVER_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
@@ -102,14 +103,17 @@ export interface TrivyInstallDeps {
   extractTar: (file: string) => Promise<string>;
   cacheDir: (dir: string, tool: string, version: string, arch: string) => Promise<string>;
   log: (message: string) => void;
+  /** What binaries said their version was (a binary changed is asked again); absent: always asked. */
+  versionMemo?: VersionMemo;
 }
 
 /** @actions/tool-cache, loaded when first used (it brings @actions/http-client and undici: start-up time). */
 const toolCache = (): Promise<typeof ToolCache> => import(/* webpackMode: "eager" */ '@actions/tool-cache');
 
 /** The real dependencies: process facts, @actions/io, @actions/tool-cache and node:fs. */
-export function defaultTrivyInstallDeps(exec: Exec, log: (message: string) => void): TrivyInstallDeps {
+export function defaultTrivyInstallDeps(exec: Exec, log: (message: string) => void, versionMemo?: VersionMemo): TrivyInstallDeps {
   return {
+    ...(versionMemo ? { versionMemo } : {}),
     exec,
     platform: process.platform,
     arch: process.arch,
@@ -123,14 +127,19 @@ export function defaultTrivyInstallDeps(exec: Exec, log: (message: string) => vo
   };
 }
 
-/** The version a trivy binary reports, or undefined when it cannot be run or read. */
-async function binaryVersion(exec: Exec, binary: string): Promise<string | undefined> {
+/** The version a trivy binary reports (or reported before, unchanged since), or undefined when it cannot be run or read. */
+async function binaryVersion(deps: Pick<TrivyInstallDeps, 'exec' | 'versionMemo'>, binary: string): Promise<string | undefined> {
+  const known = await deps.versionMemo?.get(binary);
+  if (known) return known;
+  let version: string | undefined;
   try {
-    const r = await exec(binary, ['--version'], { silent: true, allowFailure: true });
-    return r.exitCode === 0 ? parseTrivyVersion(r.stdout) : undefined;
+    const r = await deps.exec(binary, ['--version'], { silent: true, allowFailure: true });
+    version = r.exitCode === 0 ? parseTrivyVersion(r.stdout) : undefined;
   } catch {
     return undefined;
   }
+  if (version) await deps.versionMemo?.record(binary, version);
+  return version;
 }
 
 async function download(deps: TrivyInstallDeps, url: string): Promise<string> {
@@ -143,8 +152,8 @@ async function download(deps: TrivyInstallDeps, url: string): Promise<string> {
 }
 
 /** Returns `binary` when it reports version `want`; throws otherwise. */
-async function checkedBinary(exec: Exec, binary: string, want: string): Promise<string> {
-  const got = await binaryVersion(exec, binary);
+async function checkedBinary(deps: Pick<TrivyInstallDeps, 'exec' | 'versionMemo'>, binary: string, want: string): Promise<string> {
+  const got = await binaryVersion(deps, binary);
   if (got !== want) {
     throw new Error(`${binary} reports trivy version ${got ?? '(none: it did not run)'}, expected ${want}`);
   }
@@ -161,7 +170,7 @@ export async function ensureTrivy(deps: TrivyInstallDeps, version: string, baseU
 
   const onPath = await deps.which(TOOL);
   if (onPath) {
-    const have = await binaryVersion(deps.exec, onPath);
+    const have = await binaryVersion(deps, onPath);
     if (have === want) {
       deps.log(`using trivy ${have} from PATH (${onPath})`);
       return onPath;
@@ -172,7 +181,7 @@ export async function ensureTrivy(deps: TrivyInstallDeps, version: string, baseU
   const cached = await deps.find(TOOL, want, deps.arch);
   if (cached) {
     deps.log(`using trivy ${want} from the tool cache`);
-    return checkedBinary(deps.exec, path.join(cached, TOOL), want);
+    return checkedBinary(deps, path.join(cached, TOOL), want);
   }
 
   const archive = archiveName(want, deps.arch, deps.platform);
@@ -182,7 +191,7 @@ export async function ensureTrivy(deps: TrivyInstallDeps, version: string, baseU
   await verifyChecksum(archivePath, archive, sumsText, sums);
   const extracted = await deps.extractTar(archivePath);
   // Checked before caching, so a wrong binary never lands in the tool cache.
-  await checkedBinary(deps.exec, path.join(extracted, TOOL), want);
+  await checkedBinary(deps, path.join(extracted, TOOL), want);
   const dir = await deps.cacheDir(extracted, TOOL, want, deps.arch);
   return path.join(dir, TOOL);
 }
