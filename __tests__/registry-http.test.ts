@@ -4,6 +4,7 @@
 // it on the errors node:http really raises.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -339,6 +340,55 @@ describe('TLS', () => {
 });
 
 describe('the registry client over it', () => {
+  /** A registry of one repository: blobs by digest, monolithic uploads checked against their digest. */
+  async function blobRegistry(blobs: Map<string, Buffer>, opts: { cutFirstGet?: boolean } = {}): Promise<{ host: string; srv: Server }> {
+    const srv = await serve();
+    let cut = opts.cutFirstGet ?? false;
+    srv.handle((req, res, seen) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const blob = /^\/v2\/org\/app\/blobs\/(sha256:[a-f0-9]+)$/.exec(url.pathname)?.[1];
+      if (req.method === 'GET' && blob) {
+        const data = blobs.get(blob);
+        if (!data) return void res.writeHead(404).end();
+        res.writeHead(200, { 'Content-Length': String(data.length) });
+        if (cut) {
+          cut = false;
+          res.write(data.subarray(0, 1000));
+          return void setTimeout(() => req.socket.destroy(), 10);
+        }
+        return void res.end(data);
+      }
+      if (req.method === 'POST' && url.pathname === '/v2/org/app/blobs/uploads/') return void res.writeHead(202, { Location: '/upload/1' }).end();
+      if (req.method === 'PUT' && url.pathname === '/upload/1') {
+        const digest = url.searchParams.get('digest') ?? '';
+        if (
+          seen.body.length !== Number(req.headers['content-length']) ||
+          digest !== `sha256:${createHash('sha256').update(seen.body).digest('hex')}`
+        ) {
+          return void res.writeHead(400).end('{"errors":[{"code":"DIGEST_INVALID"}]}');
+        }
+        blobs.set(digest, seen.body);
+        return void res.writeHead(201).end();
+      }
+      res.writeHead(404).end();
+    });
+    return { host: new URL(srv.url).host, srv };
+  }
+
+  it('copies a large blob between two registries through node streams, byte for byte; a source that cuts it is blamed and the copy retried', async () => {
+    const data = randomBytes(4 * 1024 * 1024 + 123);
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const source = await blobRegistry(new Map([[digest, data]]), { cutFirstGet: true });
+    const targetBlobs = new Map<string, Buffer>();
+    const target = await blobRegistry(targetBlobs);
+    const logs: string[] = [];
+    const client = new RegistryClient({ auths: [], retry: { attempts: 3, baseMs: 1, maxMs: 5 }, log: (m) => logs.push(m) });
+    await client.copyBlob({ registry: source.host, repository: 'org/app' }, { registry: target.host, repository: 'org/app' }, digest, data.length);
+    expect(targetBlobs.get(digest)?.equals(data)).toBe(true);
+    expect(logs).toEqual([`upload blob ${digest} to ${target.host}/org/app: ${source.host}: ECONNRESET, retrying in 0s`]);
+    expect(source.srv.seen.filter((s) => s.method === 'GET')).toHaveLength(2);
+  });
+
   it('retries a manifest read whose body was cut, and reads it whole the second time', async () => {
     const srv = await serve();
     const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] });

@@ -3,6 +3,7 @@
 // HTTP status with the registry's error code, or the network error's code).
 import { errorMessage } from '../util/errors.js';
 import type { HttpResponse } from './http.js';
+import { Transform, type Readable } from 'node:stream';
 
 /** A status that is neither ok nor accepted: the attempt failed with it. */
 export class HttpFailure extends Error {
@@ -76,25 +77,29 @@ export class Attempt {
   }
 
   /**
-   * A stream read from `registry` while another request (an upload's PUT) is
-   * in flight: when reading it fails (the source cut its body), the failure
-   * is that registry's, not the one the upload goes to.
+   * A body read from `registry` and passed on as another request's body (a
+   * blob copy's GET into its PUT), through node streams: each chunk touches
+   * the stall clock; when the source fails (it cut its body) the failure is
+   * that registry's, not the one the upload goes to; when the upload stops
+   * reading, the source is let go.
    */
-  blameOnError(stream: ReadableStream<Uint8Array>, registry: string): ReadableStream<Uint8Array> {
-    const reader = stream.getReader();
-    return new ReadableStream<Uint8Array>({
-      pull: async (ctl) => {
-        try {
-          const { done, value } = await reader.read();
-          if (done) ctl.close();
-          else ctl.enqueue(value);
-        } catch (err) {
-          this.blamedRegistry = registry;
-          ctl.error(err);
-        }
+  relay(source: Readable, registry: string): Readable {
+    const out = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.touch();
+        done(null, chunk);
       },
-      cancel: (reason) => reader.cancel(reason),
     });
+    source.once('error', (err) => {
+      // An abort (a stall, a cancel) ends the source too; that is not the source's failure.
+      if (!this.signal.aborted) this.blamedRegistry = registry;
+      out.destroy(err);
+    });
+    out.once('close', () => {
+      if (!source.readableEnded) source.destroy();
+    });
+    source.pipe(out);
+    return out;
   }
 }
 
@@ -117,6 +122,19 @@ export function errorCode(body: string): string | undefined {
 export async function failed(res: HttpResponse): Promise<HttpFailure> {
   const body = await res.text().catch(() => '');
   return new HttpFailure(res.status, res.headers.get('retry-after'), errorCode(body));
+}
+
+/** A response's whole body, each chunk touching the attempt's stall clock (node streams where the transport has them). */
+export async function bodyOf(res: HttpResponse, ctx: Attempt): Promise<Buffer> {
+  if (res.nodeBody) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.nodeBody) {
+      ctx.touch();
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+  return res.body ? readAll(ctx.watch(res.body)) : Buffer.alloc(0);
 }
 
 export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {

@@ -19,8 +19,10 @@ import {
   type Outcome,
   type RetryPolicy,
 } from './retry.js';
-import { Attempt, HttpFailure, drain, failed, networkCode, readAll } from './attempt.js';
+import { Attempt, HttpFailure, bodyOf, drain, failed, networkCode } from './attempt.js';
 import { CancelledError, sleepUnlessCancelled } from '../util/cancel.js';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createHttpFetch, type HttpFetch, type HttpHeaders, type HttpRequestInit, type HttpResponse } from './http.js';
 
 export interface Repo {
@@ -283,9 +285,10 @@ export class RegistryClient {
           ctx,
         );
         if (!get.ok) throw await failed(get);
-        if (!get.body) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
+        const source = get.nodeBody ?? (get.body ? Readable.fromWeb(get.body as NodeReadableStream<Uint8Array>) : null);
+        if (!source) throw new RegistryError(`${src.registry} returned no body for ${digest}`);
         ctx.registry = dst.registry;
-        return { body: ctx.blameOnError(ctx.watch(get.body), src.registry), length: size };
+        return { body: ctx.relay(source, src.registry), length: size };
       },
       3,
     );
@@ -330,7 +333,7 @@ export class RegistryClient {
   private async read(spec: RequestSpec, ctx: Attempt): Promise<Answer> {
     const res = await this.send(spec, ctx);
     if (!res.ok && !(spec.accept ?? []).includes(res.status)) throw await failed(res);
-    const body = res.body ? await readAll(ctx.watch(res.body)) : Buffer.alloc(0);
+    const body = await bodyOf(res, ctx);
     return { status: res.status, headers: res.headers, body };
   }
 
@@ -437,7 +440,7 @@ export class RegistryClient {
       const res = await this.fetchImpl(url, { headers: creds ? { Authorization: basicHeader(creds) } : {}, signal: ctx.signal });
       ctx.touch();
       if (!res.ok) throw await failed(res);
-      const body = res.body ? await readAll(ctx.watch(res.body)) : Buffer.alloc(0);
+      const body = await bodyOf(res, ctx);
       return { status: res.status, headers: res.headers, body };
     });
   }

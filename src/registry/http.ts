@@ -22,6 +22,12 @@ export interface HttpResponse {
   readonly headers: HttpHeaders;
   /** null for a HEAD request and for statuses that have no body (204, 304). */
   readonly body: ReadableStream<Uint8Array> | null;
+  /**
+   * The same body as a node stream, from a transport that has one (this
+   * one; not `fetch`): a large blob passed on through node streams costs a
+   * tenth of the CPU it costs through web streams. Read `body` or this, not both.
+   */
+  readonly nodeBody?: Readable | null;
   arrayBuffer(): Promise<ArrayBuffer>;
   text(): Promise<string>;
 }
@@ -29,7 +35,7 @@ export interface HttpResponse {
 export interface HttpRequestInit {
   method?: string;
   headers?: Record<string, string>;
-  body?: Uint8Array | ReadableStream<Uint8Array>;
+  body?: Uint8Array | ReadableStream<Uint8Array> | Readable;
   signal?: AbortSignal;
   redirect?: 'follow';
   /** fetch's flag for a streamed body; node needs none. */
@@ -78,7 +84,7 @@ export function createHttpFetch(opts: HttpFetchOptions = {}): HttpFetch {
         method = method === 'HEAD' ? 'HEAD' : 'GET';
         body = undefined;
         headers = without(headers, BODY_HEADERS);
-      } else if (body instanceof ReadableStream) {
+      } else if (body instanceof ReadableStream || body instanceof Readable) {
         throw new Error(`${method} ${target.pathname}: redirected (${status}) with a streamed body, which cannot be sent again`);
       }
       if (next.origin !== target.origin) headers = without(headers, ORIGIN_BOUND);
@@ -99,7 +105,7 @@ function request(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: Uint8Array | ReadableStream<Uint8Array> | undefined,
+  body: Uint8Array | ReadableStream<Uint8Array> | Readable | undefined,
   agents: Record<'http:' | 'https:', http.Agent>,
   signal: AbortSignal | undefined,
 ): Promise<http.IncomingMessage> {
@@ -117,7 +123,7 @@ function request(
     if (body === undefined) req.end();
     else if (body instanceof Uint8Array) req.end(body);
     else {
-      const source = Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
+      const source = body instanceof Readable ? body : Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
       const declared = h['content-length'] === undefined ? undefined : Number(h['content-length']);
       // Not pipeline(..., req): it aborts a request without its error, and the error is what the retry policy reads.
       pipeline(source, lengthCheck(declared), (err) => {
@@ -158,11 +164,12 @@ function response(res: http.IncomingMessage, method: string, signal: AbortSignal
     signal.addEventListener('abort', stop, { once: true });
     res.once('close', () => signal.removeEventListener('abort', stop));
   }
-  const body = hasBody ? (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>) : null;
+  // The web stream only when asked for: node streams carry the bytes otherwise.
+  let web: ReadableStream<Uint8Array> | undefined;
   const bytes = async (): Promise<Buffer> => {
-    if (!body) return Buffer.alloc(0);
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of body) chunks.push(chunk);
+    if (!hasBody) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   };
   return {
@@ -174,7 +181,12 @@ function response(res: http.IncomingMessage, method: string, signal: AbortSignal
         return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
       },
     },
-    body,
+    get body() {
+      if (!hasBody) return null;
+      web ??= Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>;
+      return web;
+    },
+    nodeBody: hasBody ? res : null,
     async arrayBuffer() {
       const b = await bytes();
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
