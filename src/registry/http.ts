@@ -161,8 +161,11 @@ function response(res: http.IncomingMessage, method: string, signal: AbortSignal
   if (!hasBody) res.resume();
   if (signal && hasBody) {
     const stop = (): void => void res.destroy(signal.reason as Error);
-    signal.addEventListener('abort', stop, { once: true });
-    res.once('close', () => signal.removeEventListener('abort', stop));
+    if (signal.aborted) stop();
+    else {
+      signal.addEventListener('abort', stop, { once: true });
+      res.once('close', () => signal.removeEventListener('abort', stop));
+    }
   }
   // The web stream only when asked for: node streams carry the bytes otherwise.
   let web: ReadableStream<Uint8Array> | undefined;
