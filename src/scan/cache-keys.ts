@@ -35,7 +35,7 @@ export function layerCacheKeys(slug: string, digest: string): CacheKeys {
 export interface ReportInputs {
   /** The scan's argv with run-specific paths left out (report file, cache dir) and the ignore file as its content's hash. */
   argv: readonly string[];
-  /** Which trivy: its path and the file's size and modification time. */
+  /** Which trivy: the file's identity (fileIdentity: real path, inode, size, modification time). */
   trivy: string;
   /** The DBs' metadata.json texts as trivy wrote them (a new download changes DownloadedAt). */
   dbMetadata: string;

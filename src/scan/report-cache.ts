@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { reportKeys } from './cache-keys.js';
 import { errorMessage } from '../util/errors.js';
-import { fileExists } from '../util/files.js';
+import { fileExists, fileIdentity } from '../util/files.js';
 import { parseReport, type TrivyReport } from '../types/trivy.js';
 
 export interface ReportEntry {
@@ -90,17 +90,17 @@ export interface KeyParts {
  * its file; undefined when that file cannot be read.
  */
 export async function reportEntry(cacheDir: string, reports: string, trivyPath: string, parts: KeyParts): Promise<ReportEntry | undefined> {
-  const [vuln, java, stat, ...files] = await Promise.all([
+  const [vuln, java, trivy, ...files] = await Promise.all([
     readOr(path.join(cacheDir, 'db', 'metadata.json'), ''),
     readOr(path.join(cacheDir, 'java-db', 'metadata.json'), ''),
-    fs.stat(trivyPath).catch(() => undefined),
+    fileIdentity(trivyPath),
     ...parts.files.map((f) => readOr(f, '')),
   ]);
   // A trivy that cannot be told apart from another (found on PATH by name) gets no reuse.
-  if (!stat) return undefined;
+  if (!trivy) return undefined;
   const { db, key } = reportKeys({
     argv: parts.argv,
-    trivy: `${trivyPath} ${stat.size} ${stat.mtimeMs}`,
+    trivy,
     dbMetadata: `${vuln}\n${java}`,
     env: trivyVariables(parts.env),
     files,

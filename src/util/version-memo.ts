@@ -1,27 +1,17 @@
 // What a tool binary said its version was, kept on disk by the binary's
-// identity (real path, device, inode, size, modification time): `trivy
+// identity (fileIdentity: real path, inode, size, modification time): `trivy
 // --version` costs ~90 ms of CPU, and every run asked it again while its
 // builds wanted the same two cores. A binary replaced or touched has another
 // identity and is asked again. A memo that cannot be read or written is no
 // memo: the binary is asked, as before.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileIdentity } from './files.js';
 
 export interface VersionMemo {
   /** The version recorded for this very file, if any. */
   get(binary: string): Promise<string | undefined>;
   record(binary: string, version: string): Promise<void>;
-}
-
-/** The identity of the file `binary` is (after links), or undefined when it cannot be read. */
-export async function fileIdentity(binary: string): Promise<string | undefined> {
-  try {
-    const real = await fs.realpath(binary);
-    const st = await fs.stat(real, { bigint: true });
-    return `${real} ${st.dev}:${st.ino} ${st.size} ${st.mtimeNs}`;
-  } catch {
-    return undefined;
-  }
 }
 
 function parse(text: string): Record<string, string> {
