@@ -88,6 +88,15 @@ export function scanTarget(build: PlatformBuild): ScanTarget {
   return { kind: 'remote', ref: build.ref, platform: build.platform.id };
 }
 
+/** What a trivy run that exited 0 wrote to `file`; none there is an error naming the run (`who`) and the file. */
+async function written(file: string, who: string, what: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    throw new Error(`${who} exited 0 but wrote no ${what} to ${file}`);
+  }
+}
+
 function failure(what: string, platform: string, r: ExecResult): Error {
   const tail = lastLines(r.stderr || r.stdout, 20);
   return new ToolFailure(`trivy ${what} of ${platform} failed with exit code ${r.exitCode}${tail ? `:\n${tail}` : ''}`, r.stderr || r.stdout, what);
@@ -154,13 +163,7 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
         r = await exec(trivyPath, args(reportFile, cache, ignoreFile), execOpts);
       }
       if (r.exitCode !== 0) throw failure('scan', platform, r);
-      let text: string;
-      try {
-        text = await fs.readFile(reportFile, 'utf8');
-      } catch {
-        throw new Error(`trivy scan of ${platform} exited 0 but wrote no report to ${reportFile}`);
-      }
-      const parsed = parseReport(text, reportFile);
+      const parsed = parseReport(await written(reportFile, `trivy scan of ${platform}`, 'report'), reportFile);
       // The entry read again: a scan that needed the Java DB fetched it.
       const now = await entry();
       const why = now ? await keepReport(now, reportFile) : undefined;
@@ -184,12 +187,7 @@ export async function scanPlatform(exec: Exec, trivyPath: string, opts: ScanOpti
     await fs.rm(sarifFile, { force: true });
     const c = await exec(trivyPath, trivyConvertSarifArgs(reportFile, sarifFile), execOpts);
     if (c.exitCode !== 0) throw failure('SARIF conversion', platform, c);
-    let sarif: string;
-    try {
-      sarif = await fs.readFile(sarifFile, 'utf8');
-    } catch {
-      throw new Error(`trivy convert for ${platform} exited 0 but wrote no SARIF to ${sarifFile}`);
-    }
+    const sarif = await written(sarifFile, `trivy convert for ${platform}`, 'SARIF');
     await fs.writeFile(sarifFile, setSarifCategory(sarif, sarifCategory(platform)));
     scan.sarifFile = sarifFile;
   }
@@ -209,12 +207,7 @@ async function writeSbom(
   await fs.rm(sbomFile, { force: true });
   const c = await exec(trivyPath, trivyConvertCycloneDxArgs(reportFile, sbomFile), execOpts);
   if (c.exitCode !== 0) throw failure('CycloneDX conversion', platform, c);
-  let text: string;
-  try {
-    text = await fs.readFile(sbomFile, 'utf8');
-  } catch {
-    throw new Error(`trivy convert for ${platform} exited 0 but wrote no SBOM to ${sbomFile}`);
-  }
+  const text = await written(sbomFile, `trivy convert for ${platform}`, 'SBOM');
   await fs.writeFile(sbomFile, sbomFromTrivy(text, sbomFile).json);
   return sbomFile;
 }
