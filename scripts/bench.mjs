@@ -189,32 +189,32 @@ function workloads() {
 
 const registryAuth = `- registry: ${REG_B}\n  username: ${AUTH.user}\n  password: ${AUTH.password}\n`;
 
-/** The bundled action, as the runner runs it (main, then post). */
+/** The bundled action, as the runner runs it (main, then post where post-if says the runner would). */
 function actionRun(w, repo, nonce) {
   const t0 = performance.now();
-  const b0 = machineBusy();
-  const r = runAction(
-    {
-      context: w.context,
-      file: w.file,
-      platforms: PLATFORMS.join(','),
-      image: `${REG_A}/${repo}`,
-      tags: 'bench',
-      'build-args': `BENCH_NONCE=${nonce}`,
-      'no-cache': w.noCache ? 'true' : 'false',
-      // The seed recipe's builder, made once and untimed: both ways start from a builder
-      // (setup() prints what making and removing one costs).
-      builder: SEED_BUILDER,
-      'trivy-db-repository': env.TESTBED_TRIVY_DB_REPOSITORY,
-      'trivy-cache-dir': TRIVY_CACHE,
-      'fail-on': 'none',
-      'promote-to': `${REG_B}/${repo}:bench`,
-      'registry-auth': registryAuth,
-    },
-    { env: { RUNNER_TOOL_CACHE: TOOL_CACHE } },
+  const { r, busy } = busyDuring(() =>
+    runAction(
+      {
+        context: w.context,
+        file: w.file,
+        platforms: PLATFORMS.join(','),
+        image: `${REG_A}/${repo}`,
+        tags: 'bench',
+        'build-args': `BENCH_NONCE=${nonce}`,
+        'no-cache': w.noCache ? 'true' : 'false',
+        // The seed recipe's builder, made once and untimed: both ways start from a builder
+        // (setup() prints what making and removing one costs).
+        builder: SEED_BUILDER,
+        'trivy-db-repository': env.TESTBED_TRIVY_DB_REPOSITORY,
+        'trivy-cache-dir': TRIVY_CACHE,
+        'fail-on': 'none',
+        'promote-to': `${REG_B}/${repo}:bench`,
+        'registry-auth': registryAuth,
+      },
+      { env: { RUNNER_TOOL_CACHE: TOOL_CACHE } },
+    ),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const busy = machineBusy() - b0;
   fs.appendFileSync(path.join(WORK, 'action.log'), `\n===== ${w.key} ${repo} ${nonce}\n${r.log}\n`);
   if (r.exitCode !== 0) throw new Error(`the action failed on ${w.name}: ${errorLines(r).join(' ')} (log: ${path.join(WORK, 'action.log')})`);
   const meta = JSON.parse(r.outputs.metadata ?? '{}');
