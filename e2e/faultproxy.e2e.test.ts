@@ -274,6 +274,15 @@ describe('each fault, as a plain HTTP client sees it (every blob GET faulted)', 
     expect(seen.ms).toBeGreaterThanOrEqual(1000);
   });
 
+  it('--latency-ms holds every request that long, faulted or not, and still answers it', async () => {
+    const p = await startFaultProxy({ upstream: bed.registry, rate: 0, latencyMs: 300 });
+    const seen = curl(`http://${p.addr}${blobUrl}`, 10);
+    await p.stop();
+    expect([seen.code, seen.status, seen.bytes]).toEqual([0, 200, blobSize]);
+    expect(seen.ms).toBeGreaterThanOrEqual(300);
+    expect(p.requests()[0]?.ms).toBeGreaterThanOrEqual(300);
+  });
+
   it('a HEAD request never gets a body fault: with only body faults chosen it passes', async () => {
     const p = await startFaultProxy({ upstream: bed.registry, rate: 1, faults: ['truncate', 'reset-mid-body'] });
     const res = await fetch(`http://${p.addr}${blobUrl}`, { method: 'HEAD' });

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorLines, runAction, ROOT, type ActionRun } from './harness.js';
 import { actionInputs, bed, getManifest, listTags, storageFingerprint, uniqueRepo } from './testbed.js';
+import { startFaultProxy, type FaultProxy, type ProxyRecord } from './support/faultproxy.js';
 
 function inputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
   return actionInputs(repo, { tags: '1.2.3', 'fail-on': 'critical', ...extra });
@@ -280,5 +281,70 @@ describe('referrers', () => {
     expect(copied?.digest).toBe(source?.digest);
     const referrer = source?.json.manifests?.[0]?.digest ?? '';
     expect((await getManifest(bed.authRegistry, target, referrer))?.digest).toBe(referrer);
+  });
+});
+
+describe('promotion to registries a round trip away (every request held 150 ms)', () => {
+  const proxies: FaultProxy[] = [];
+  const t1 = uniqueRepo('far-1');
+  const t2 = uniqueRepo('far-2');
+  let run: ActionRun;
+  let far: FaultProxy[] = [];
+
+  /** [start, end] of each request in ms since the epoch (the proxy logs its end, relative to its own start, and its duration). */
+  const spans = (p: FaultProxy, keep: (r: ProxyRecord) => boolean): [number, number][] => {
+    const epoch = p.records().find((r) => r.event === 'start')?.epochMs ?? NaN;
+    return p
+      .requests()
+      .filter(keep)
+      .map((r) => [epoch + r.t * 1000 - (r.ms ?? 0), epoch + r.t * 1000]);
+  };
+  /** The most spans open at one instant. */
+  const mostAtOnce = (s: [number, number][]): number => Math.max(0, ...s.map(([start]) => s.filter(([a, b]) => a <= start && start < b).length));
+
+  beforeAll(async () => {
+    // Two proxies in front of A are two registries to the action: each target is uploaded to, none mounted from the other.
+    far = [
+      await startFaultProxy({ upstream: bed.registry, rate: 0, latencyMs: 150 }),
+      await startFaultProxy({ upstream: bed.registry, rate: 0, latencyMs: 150 }),
+    ];
+    proxies.push(...far);
+    const [p1, p2] = far.map((p) => p.addr);
+    run = runAction(
+      inputs(uniqueRepo('far-src'), {
+        platforms: 'linux/amd64',
+        scan: 'false',
+        'promote-to': [`${p1}/${t1}:a`, `${p1}/${t1}:b`, `${p1}/${t1}:c`, `${p2}/${t2}:a`].join('\n'),
+      }),
+    );
+    await Promise.all(far.map((p) => p.stop()));
+  });
+
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.stop()));
+  });
+
+  it('promotes: every tag in both targets resolves to the manifest list', async () => {
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    for (const tag of ['a', 'b', 'c']) expect((await getManifest(bed.registry, t1, tag))?.digest).toBe(run.outputs.digest);
+    expect((await getManifest(bed.registry, t2, 'a'))?.digest).toBe(run.outputs.digest);
+  });
+
+  it('copies into both targets at the same time, not one after the other', () => {
+    // The content copy: blobs, uploads, referrers and manifests by digest (not the registry check, not tags).
+    const isCopy = (r: ProxyRecord): boolean =>
+      r.kind !== 'ping' && r.kind !== 'token' && (!(r.kind ?? '').startsWith('manifest-') || /\/manifests\/sha256:/.test(r.path ?? ''));
+    const [one, two] = far.map((p) => spans(p, isCopy));
+    expect(one?.length && two?.length).toBeTruthy();
+    const overlap = (one ?? []).some(([a, b]) => (two ?? []).some(([c, d]) => a < d && c < b));
+    expect(overlap).toBe(true);
+  });
+
+  it('writes the four tags at once: their PUTs were in flight together', () => {
+    const isTagPut = (r: ProxyRecord): boolean => r.kind === 'manifest-put' && !/\/manifests\/sha256:/.test(r.path ?? '');
+    const puts = far.flatMap((p) => spans(p, isTagPut));
+    expect(puts).toHaveLength(4);
+    expect(mostAtOnce(puts)).toBe(4);
   });
 });

@@ -9,11 +9,11 @@
 //   node testbed/faultproxy.mjs --upstream 127.0.0.1:5000 [--listen 127.0.0.1:0]
 //     [--port-file FILE] [--log FILE] [--seed N] [--rate 0.2] [--faults all|a,b]
 //     [--kinds all|a,b] [--decide-by kind|order] [--max-requests 10000]
-//     [--max-seconds 900] [--stall-seconds 30] [--retry-after 1]
+//     [--max-seconds 900] [--stall-seconds 30] [--retry-after 1] [--latency-ms 0]
 //
 // The first line on stdout is the port it listens on. Run with --help for the
 // fault and request kinds. The log has one JSON object a line:
-//   {"event":"start", listen, upstream, seed, rate, faults, kinds, ...}
+//   {"event":"start", epochMs (what every t counts from), listen, upstream, seed, rate, faults, kinds, ...}
 //   {"event":"request", seq, kindSeq, method, path (no query), kind, fault
 //    ("none" or a fault), upstream (true when the request reached the upstream),
 //    upstreamStatus, status (what the client got, when a whole response went
@@ -72,7 +72,9 @@ const HELP = `usage: faultproxy.mjs --upstream HOST:PORT [options]
   --max-requests N          exit after N requests (default 10000)
   --max-seconds S           exit after S seconds (default 900)
   --stall-seconds S         how long a stalled response is held (default 30)
-  --retry-after S           Retry-After value of the 429-retry-after fault (default 1)`;
+  --retry-after S           Retry-After value of the 429-retry-after fault (default 1)
+  --latency-ms MS           hold every request MS milliseconds before answering it, as a
+                            registry a round trip away would (default 0)`;
 
 function fail(message) {
   process.stderr.write(`faultproxy: ${message}\n`);
@@ -137,6 +139,7 @@ export function parseArgs(argv) {
     'max-seconds',
     'stall-seconds',
     'retry-after',
+    'latency-ms',
   ];
   for (const k of Object.keys(raw)) if (!known.includes(k)) fail(`unknown option --${k} (see --help)`);
   if (raw.upstream === undefined) fail('--upstream HOST:PORT is required');
@@ -156,6 +159,7 @@ export function parseArgs(argv) {
     maxSeconds: number('--max-seconds', raw['max-seconds'] ?? '900', 0.1, 86400),
     stallSeconds: number('--stall-seconds', raw['stall-seconds'] ?? '30', 0, 3600),
     retryAfter: number('--retry-after', raw['retry-after'] ?? '1', 0, 3600),
+    latencyMs: number('--latency-ms', raw['latency-ms'] ?? '0', 0, 60000),
   };
 }
 
@@ -273,6 +277,7 @@ function main() {
     const fault = rec.fault;
     const body = await readBody(req);
     rec.reqBytes = body.length;
+    if (opts.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.latencyMs));
     if (['500', '502', '503', '429'].includes(fault)) return sendError(res, Number(fault));
     if (fault === '429-retry-after') return sendError(res, 429, { 'retry-after': String(opts.retryAfter) });
     if (fault === 'reset-before-head') return req.socket.resetAndDestroy();
@@ -389,6 +394,8 @@ function main() {
     }
     writeLog({
       event: 'start',
+      // Every record's t is seconds since this instant (ms since the epoch), to line up two proxies' logs.
+      epochMs: t0,
       listen: self,
       upstream: up,
       seed: opts.seed,

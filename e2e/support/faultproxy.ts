@@ -24,6 +24,10 @@ export interface ProxyRecord {
   promised?: number;
   sent?: number;
   reason?: string;
+  /** How long the request took through the proxy, latency included. */
+  ms?: number;
+  /** start record: the instant (ms since the epoch) every record's t counts from. */
+  epochMs?: number;
 }
 
 export interface FaultProxy {
@@ -52,6 +56,8 @@ export interface FaultProxyOptions {
   maxSeconds?: number;
   stallSeconds?: number;
   retryAfter?: number;
+  /** Every request held this long before it is answered (a registry a round trip away). */
+  latencyMs?: number;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -118,6 +124,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   args.push('--max-requests', String(o.maxRequests ?? 5000), '--max-seconds', String(o.maxSeconds ?? 300));
   if (o.stallSeconds !== undefined) args.push('--stall-seconds', String(o.stallSeconds));
   if (o.retryAfter !== undefined) args.push('--retry-after', String(o.retryAfter));
+  if (o.latencyMs !== undefined) args.push('--latency-ms', String(o.latencyMs));
   if (o.port !== 'reserved') return launch([...args, '--listen', `127.0.0.1:${o.port ?? 0}`], logFile);
   // Another test run on the same test bed may hold a reserved port: take the first free one.
   for (const port of reservedPorts()) {

@@ -3,8 +3,10 @@
 // to every `promote-to` target, and `platform-tags` are written. Order keeps a
 // failure from leaving anything half-done:
 //   1. the whole tree is copied by digest to every target (nothing tagged yet),
+//      all targets at once,
 //   2. tags are written (a reference already at the digest is left alone),
-//      each one resolved again right after its write,
+//      each one resolved again right after its write; TAG_PARALLEL at once, as
+//      each is a few round trips and none depends on another,
 //   3. on any failure, what this run wrote is rolled back (src/promote/rollback.ts)
 //      and the error says what was written, not written and undone.
 // Credentials for every registry were checked before the build (checkRegistries).
@@ -13,12 +15,16 @@ import { TreeCopier, childrenOf } from '../promote/copy.js';
 import { WriteLedger, describeWrites, type WriteReport } from '../promote/ledger.js';
 import { rollbackContent, rollbackTags, type TagUndo } from '../promote/rollback.js';
 import { throwIfCancelled } from '../util/cancel.js';
+import { allOrFirstError, Semaphore } from '../util/limit.js';
 import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../reference.js';
 import { renderPlatformTag } from '../platform.js';
 import type { Inputs, PlatformBuild } from '../model.js';
 import type { Logger } from '../log.js';
 import type { PromotionRow } from '../summary.js';
+
+/** Tag writes (read, write, read back) in flight at once. */
+export const TAG_PARALLEL = 6;
 
 export interface PromoteDeps {
   log: Logger;
@@ -136,23 +142,32 @@ export async function tagAndPromote(
   try {
     // 1. Content by digest: the index tree into every target repository.
     const targets = writes.filter((w, i) => !sameRepo(w.repo, source) && writes.findIndex((x) => sameRepo(x.repo, w.repo)) === i);
-    for (const t of targets) {
-      log.info(`copying ${indexDigest} to ${t.repo.registry}/${t.repo.repository}`);
-      await copier.copyTree(t.repo, indexDigest);
-    }
+    for (const t of targets) log.info(`copying ${indexDigest} to ${t.repo.registry}/${t.repo.repository}`);
+    await allOrFirstError(targets.map((t) => copier.copyTree(t.repo, indexDigest)));
     const s = copier.stats;
     if (targets.length) {
       log.info(
         `blobs: ${s.blobsUploaded} uploaded, ${s.blobsMounted} mounted, ${s.blobsPresent} already there; ${s.manifestsWritten} manifests written`,
       );
     }
-    // 2. Tags, last; none once the run is cancelled.
+    // 2. Tags, last; none once the run is cancelled. After the first failure
+    // no write starts; those in flight finish, then all of them are rolled back.
     throwIfCancelled(deps.signal, 'stopped before writing any tag');
-    for (const w of writes) {
-      throwIfCancelled(deps.signal, `stopped before writing ${formatRef(w)}`);
-      const row = await writeTag(client, copier, w, ledger, undos, log, w.digest === indexDigest);
-      if (w.kind === 'promote') rows.push(row);
-    }
+    const limit = new Semaphore(TAG_PARALLEL);
+    const written = await Promise.allSettled(
+      writes.map((w) =>
+        limit.run(async () => {
+          try {
+            return await writeTag(client, copier, w, ledger, undos, log, w.digest === indexDigest, deps.signal);
+          } catch (err) {
+            limit.stop(err);
+            throw err;
+          }
+        }),
+      ),
+    );
+    if (limit.stopped) throw limit.stopped.reason;
+    for (const [i, r] of written.entries()) if (r.status === 'fulfilled' && writes[i]?.kind === 'promote') rows.push(r.value);
   } catch (err) {
     const message = errorMessage(err);
     log.warning(`tag & promote failed (${message.split('\n')[0]}); undoing what this run wrote`);
@@ -185,8 +200,10 @@ async function writeTag(
   undos: TagUndo[],
   log: Logger,
   isIndex: boolean,
+  signal: AbortSignal | undefined,
 ): Promise<PromotionRow> {
   const ref = formatRef(w);
+  throwIfCancelled(signal, `stopped before writing ${ref}`);
   const current = await client.getManifest(w.repo, w.tag);
   if (current?.digest === w.digest) {
     log.info(`${ref} already points at ${w.digest}: unchanged`);
@@ -194,6 +211,7 @@ async function writeTag(
     return { ref, digest: w.digest, status: 'unchanged' };
   }
   const manifest: FetchedManifest = await copier.manifest(w.digest);
+  throwIfCancelled(signal, `stopped before writing ${ref}`);
   // Recorded before the PUT: a PUT that failed may still have been applied.
   undos.push({ repo: w.repo, tag: w.tag, ref, digest: w.digest, isIndex, ...(current ? { previous: current } : {}) });
   await client.putManifest(w.repo, w.tag, manifest);
