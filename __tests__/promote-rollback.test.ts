@@ -123,6 +123,86 @@ describe('tag & promote rollback', () => {
   });
 });
 
+/** The client over `registry`, with requests matching `hold` answered only after `ms` (a slow round trip). */
+function slowed(registry: MemoryRegistry, hold: (method: string, url: string) => boolean, ms: number): RegistryClient {
+  const fetchImpl: typeof fetch = async (input, init = {}) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (hold((init.method ?? 'GET').toUpperCase(), url)) await new Promise((r) => setTimeout(r, ms));
+    return registry.fetch(input, init);
+  };
+  return new RegistryClient({ auths: [], fetchImpl, sleep: async () => undefined, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
+}
+
+describe('tags written at once, one repository after another', () => {
+  const repoOf = (url: string): string => new URL(url).pathname.replace(/^\/v2\//, '').replace(/\/(manifests|blobs)\/.*$/, '');
+  const tagOf = (url: string): string | undefined => /\/manifests\/([^/]+)$/.exec(new URL(url).pathname)?.[1];
+
+  it('reports what it wrote in plan order, though the first write finished last', async () => {
+    const { registry, digest } = world();
+    const client = slowed(registry, (method, url) => method === 'PUT' && url.endsWith('/org/app/manifests/1.0'), 30);
+    const result = await tagAndPromote(inputs([`${A}/org/app:1.0`], [`${A}/org/two:1.0`, `${A}/org/three:1.0`]), digest, [], {
+      log,
+      registry: client,
+    });
+    expect(result.writes.wrote).toEqual([`${A}/org/app:1.0`, `${A}/org/two:1.0`, `${A}/org/three:1.0`]);
+    expect(result.rows.map((r) => r.ref)).toEqual([`${A}/org/two:1.0`, `${A}/org/three:1.0`]);
+    const tagPuts = registry.requestsTo(A, 'PUT').filter((r) => r.path.endsWith('/manifests/1.0'));
+    expect(tagPuts.at(-1)?.path).toBe('/v2/org/app/manifests/1.0');
+  });
+
+  it("never has two of one repository's tag requests in flight (distribution rewrites a manifest's link file in place)", async () => {
+    const { registry, digest } = world();
+    const open = new Map<string, number>();
+    let most = 0;
+    let acrossRepos = 0;
+    const fetchImpl: typeof fetch = async (input, init = {}) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const tag = tagOf(url);
+      if (!tag || tag.startsWith('sha256:')) return registry.fetch(input, init);
+      const repo = repoOf(url);
+      open.set(repo, (open.get(repo) ?? 0) + 1);
+      most = Math.max(most, open.get(repo) ?? 0);
+      acrossRepos = Math.max(acrossRepos, [...open.values()].filter((n) => n > 0).length);
+      try {
+        await new Promise((r) => setTimeout(r, 5));
+        return await registry.fetch(input, init);
+      } finally {
+        open.set(repo, (open.get(repo) ?? 1) - 1);
+      }
+    };
+    const client = new RegistryClient({ auths: [], fetchImpl, sleep: async () => undefined, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
+    const result = await tagAndPromote(
+      inputs([`${A}/org/app:1.0`, `${A}/org/app:stable`], [`${B}/team/app:1.0`, `${B}/team/app:stable`, `${B}/team/app:latest`]),
+      digest,
+      [],
+      { log, registry: client },
+    );
+    expect(result.writes.wrote).toHaveLength(5);
+    expect(most).toBe(1);
+    expect(acrossRepos).toBe(2);
+  });
+
+  it('after the first failure no write starts and none in flight goes on to its PUT', async () => {
+    const { registry, digest } = world();
+    registry.inject(A, { status: 500 }, 5, { method: 'PUT', path: /org\/app\/manifests\/1\.0$/ });
+    // Every other repository's first read of its tag is slow, so the failure comes while they are in flight.
+    const client = slowed(registry, (method, url) => method === 'GET' && /\/r\d\/app\/manifests\/1\.0$/.test(url), 30);
+    const targets = [2, 3, 4, 5, 6, 7, 8].map((n) => `${A}/r${n}/app:1.0`);
+    const err = await failure(tagAndPromote(inputs([`${A}/org/app:1.0`], targets), digest, [], { log, registry: client }));
+    expect(err.message).toContain(`cannot write ${A}/org/app:1.0`);
+    const tagRequests = (method: string): string[] =>
+      registry
+        .requestsTo(A, method)
+        .filter((r) => r.path.endsWith('/manifests/1.0'))
+        .map((r) => r.path.replace(/^\/v2\//, '').replace(/\/manifests\/1\.0$/, ''));
+    expect(new Set(tagRequests('PUT'))).toEqual(new Set(['org/app']));
+    // Six repositories at once: the seventh and eighth were waiting for a turn and never started.
+    expect([...new Set(tagRequests('GET'))].sort()).toEqual(['org/app', 'r2/app', 'r3/app', 'r4/app', 'r5/app', 'r6/app']);
+    expect(err.writes.wrote).toEqual([]);
+    expect(err.writes.notWritten).toEqual([`${A}/org/app:1.0`, ...targets]);
+  });
+});
+
 describe('describeWrites', () => {
   it('lists written, not written, rolled back and unchanged references on one line', () => {
     const l = new WriteLedger(['r/a:1', 'r/a:2', 'r/a:3', 'r/a:4']);

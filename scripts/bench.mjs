@@ -16,9 +16,11 @@
 //                  that work finishes sooner on this machine. Where it is
 //                  above the critical path, the work, not the order, bounds a run.
 // Rounds alternate action and seed, each with its own cache-busting build arg
-// (BENCH_NONCE), so no run reuses another's build cache. Figures are medians.
+// (BENCH_NONCE), so no run reuses another's build cache. Figures are medians,
+// and the ratios are printed twice: of the medians, and round by round.
 //
-// BENCH_ROUNDS=3 (default), BENCH_QUICK=1: one round, the smallest workloads
+// BENCH_ROUNDS=3 (default; the fully cached workload, two seconds a round, runs
+// three times as many), BENCH_QUICK=1: one round, the smallest workloads
 // (for CI). The Go examples compile under QEMU for minutes per build, so they
 // run BENCH_GO_ROUNDS=1 round(s); BENCH_GO=0 leaves them out. BENCH_KEEP=1
 // keeps the work directory. BENCH_ONLY=emulation,large,cached,go-naive,go-cross
@@ -181,6 +183,8 @@ function workloads() {
     context: emulation,
     file: path.join(emulation, 'Dockerfile'),
     cached: true,
+    // A round takes about two seconds and the machine's noise is of the size of the differences: three times the rounds.
+    rounds: QUICK ? ROUNDS : ROUNDS * 3,
   });
   return list;
 }
@@ -382,6 +386,13 @@ function report(w, rows) {
   figure('action / seed', action / seed, 'x');
   figure('action / critical path', action / cp, 'x');
   figure('action / max(cp, CPU floor)', action / Math.max(cp, floor), 'x');
+  // Round by round (the ways of one round ran minutes apart at most, so a drift of the machine's speed cancels out).
+  const paired = (way) => {
+    const ratios = rows.action.map((a, i) => a.seconds / rows[way][i].seconds).sort((x, y) => x - y);
+    return `${median(ratios).toFixed(2)}x (rounds ${ratios[0].toFixed(2)}-${ratios.at(-1).toFixed(2)})`;
+  };
+  figure('action / seed, per round', paired('seed'), '');
+  figure('action / critical path, per round', paired('cp'), '');
   figure(
     'machine busy: action, seed',
     `${median(rows.action.map((x) => x.busy)).toFixed(2)} / ${median(rows.seed.map((x) => x.busy)).toFixed(2)} CPU-s`,

@@ -5,8 +5,8 @@
 //   1. the whole tree is copied by digest to every target (nothing tagged yet),
 //      all targets at once,
 //   2. tags are written (a reference already at the digest is left alone),
-//      each one resolved again right after its write; TAG_PARALLEL at once, as
-//      each is a few round trips and none depends on another,
+//      each one resolved again right after its write; the tags of one
+//      repository one after another, TAG_PARALLEL repositories at once,
 //   3. on any failure, what this run wrote is rolled back (src/promote/rollback.ts)
 //      and the error says what was written, not written and undone.
 // Credentials for every registry were checked before the build (checkRegistries).
@@ -23,7 +23,7 @@ import type { Inputs, PlatformBuild } from '../model.js';
 import type { Logger } from '../log.js';
 import type { PromotionRow } from '../summary.js';
 
-/** Tag writes (read, write, read back) in flight at once. */
+/** Repositories whose tags are written (read, write, read back) at once. */
 export const TAG_PARALLEL = 6;
 
 export interface PromoteDeps {
@@ -99,6 +99,23 @@ export async function checkRegistries(
   }
 }
 
+/**
+ * The writes grouped by repository, in plan order. A repository's tags are
+ * written one after another: distribution's filesystem storage rewrites a
+ * manifest's link file in place on every PUT of it, so a read of that
+ * manifest at the same moment (the read-back of another tag, or the check of
+ * an index that lists it) can find the file empty and fail (HTTP 400
+ * DIGEST_INVALID, seen on the test bed's registry 2.8).
+ */
+export function byRepository(writes: readonly TagWrite[]): TagWrite[][] {
+  const groups = new Map<string, TagWrite[]>();
+  for (const w of writes) {
+    const key = `${w.repo.registry}/${w.repo.repository}`;
+    groups.set(key, [...(groups.get(key) ?? []), w]);
+  }
+  return [...groups.values()];
+}
+
 function sameRepo(a: Repo, b: Repo): boolean {
   return a.registry === b.registry && a.repository === b.repository;
 }
@@ -151,14 +168,20 @@ export async function tagAndPromote(
       );
     }
     // 2. Tags, last; none once the run is cancelled. After the first failure
-    // no write starts; those in flight finish, then all of them are rolled back.
+    // no write starts and none in flight goes on to its PUT; then what was
+    // written is rolled back.
     throwIfCancelled(deps.signal, 'stopped before writing any tag');
     const limit = new Semaphore(TAG_PARALLEL);
-    const written = await Promise.allSettled(
-      writes.map((w) =>
+    const mayWrite = (ref: string): void => {
+      throwIfCancelled(deps.signal, `stopped before writing ${ref}`);
+      if (limit.stopped) throw limit.stopped.reason;
+    };
+    const done = new Map<TagWrite, PromotionRow>();
+    await Promise.allSettled(
+      byRepository(writes).map((group) =>
         limit.run(async () => {
           try {
-            return await writeTag(client, copier, w, ledger, undos, log, w.digest === indexDigest, deps.signal);
+            for (const w of group) done.set(w, await writeTag(client, copier, w, ledger, undos, log, w.digest === indexDigest, mayWrite));
           } catch (err) {
             limit.stop(err);
             throw err;
@@ -167,11 +190,17 @@ export async function tagAndPromote(
       ),
     );
     if (limit.stopped) throw limit.stopped.reason;
-    for (const [i, r] of written.entries()) if (r.status === 'fulfilled' && writes[i]?.kind === 'promote') rows.push(r.value);
+    for (const w of writes) {
+      const row = done.get(w);
+      if (row && w.kind === 'promote') rows.push(row);
+    }
   } catch (err) {
     const message = errorMessage(err);
     log.warning(`tag & promote failed (${message.split('\n')[0]}); undoing what this run wrote`);
-    const result = await rollbackTags(client, [...undos].reverse(), ledger, (m) => log.warning(m));
+    // Undone in reverse plan order (the writes ran at once, so their start order is an accident).
+    const planned = writes.map(formatRef);
+    const newestFirst = [...undos].sort((a, b) => planned.indexOf(b.ref) - planned.indexOf(a.ref));
+    const result = await rollbackTags(client, newestFirst, ledger, (m) => log.warning(m));
     const removed = await rollbackContent(client, copier.written, result, (m) => log.warning(m));
     if (removed) log.info(`deleted ${removed} manifest(s) this run had copied into targets`);
     const report = ledger.report();
@@ -200,10 +229,11 @@ async function writeTag(
   undos: TagUndo[],
   log: Logger,
   isIndex: boolean,
-  signal: AbortSignal | undefined,
+  /** Throws when no more writes may start: the run was cancelled, or another write failed. */
+  mayWrite: (ref: string) => void,
 ): Promise<PromotionRow> {
   const ref = formatRef(w);
-  throwIfCancelled(signal, `stopped before writing ${ref}`);
+  mayWrite(ref);
   const current = await client.getManifest(w.repo, w.tag);
   if (current?.digest === w.digest) {
     log.info(`${ref} already points at ${w.digest}: unchanged`);
@@ -211,7 +241,7 @@ async function writeTag(
     return { ref, digest: w.digest, status: 'unchanged' };
   }
   const manifest: FetchedManifest = await copier.manifest(w.digest);
-  throwIfCancelled(signal, `stopped before writing ${ref}`);
+  mayWrite(ref);
   // Recorded before the PUT: a PUT that failed may still have been applied.
   undos.push({ repo: w.repo, tag: w.tag, ref, digest: w.digest, isIndex, ...(current ? { previous: current } : {}) });
   await client.putManifest(w.repo, w.tag, manifest);

@@ -47,12 +47,14 @@ export class WriteLedger {
     return this.written.filter((w) => !this.undone.has(w.ref)).reverse();
   }
 
+  /** Written and unchanged references in plan order, however the writes finished (they run at once). */
   report(): WriteReport {
     const written = new Set(this.written.map((w) => w.ref));
+    const inPlan = (refs: string[]): string[] => refs.sort((a, b) => this.planned.indexOf(a) - this.planned.indexOf(b));
     return {
-      wrote: this.written.filter((w) => !this.undone.has(w.ref)).map((w) => w.ref),
+      wrote: inPlan(this.written.filter((w) => !this.undone.has(w.ref)).map((w) => w.ref)),
       notWritten: this.planned.filter((r) => !written.has(r) && !this.same.includes(r) && !this.undone.has(r)),
-      unchanged: [...this.same],
+      unchanged: inPlan([...this.same]),
       rolledBack: [...this.undone].map(([ref, how]) => `${ref} (${how})`),
     };
   }
