@@ -22,7 +22,7 @@
 // BENCH_ROUNDS=3 (default; the fully cached workload, two seconds a round, runs
 // three times as many), BENCH_QUICK=1: one round, the smallest workloads
 // (for CI). The Go examples compile under QEMU for minutes per build, so they
-// run BENCH_GO_ROUNDS=1 round(s); BENCH_GO=0 leaves them out. BENCH_KEEP=1
+// run BENCH_GO_ROUNDS=2 rounds (one with each way first); BENCH_GO=0 leaves them out. BENCH_KEEP=1
 // keeps the work directory. BENCH_ONLY=emulation,large,cached,go-naive,go-cross
 // runs only the workloads named.
 import { spawnSync } from 'node:child_process';
@@ -42,7 +42,7 @@ for (const v of ['TESTBED_REGISTRY', 'TESTBED_AUTH_REGISTRY', 'TESTBED_BUILDKIT_
 }
 const QUICK = env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 1 : Number(env.BENCH_ROUNDS || 3);
-const GO_ROUNDS = Number(env.BENCH_GO_ROUNDS || 1);
+const GO_ROUNDS = Number(env.BENCH_GO_ROUNDS || 2);
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7'];
 const REG_A = env.TESTBED_REGISTRY;
 const REG_B = env.TESTBED_AUTH_REGISTRY;
