@@ -45,6 +45,24 @@ describe('exec seam', () => {
     expect(r.stdout.startsWith('bar:/')).toBe(true);
   });
 
+  it("gives a tool none of the action's INPUT_* variables (registry-auth holds passwords), the rest of the environment and env over it", async () => {
+    process.env['INPUT_REGISTRY-AUTH'] = '- registry: r.test\n  password: hunter2';
+    process.env.INPUT_SECRETS = 'token=s3cret';
+    process.env.MULTIARCH_EXEC_TEST_KEPT = 'kept';
+    try {
+      const r = await execCommand('sh', ['-c', 'env'], { silent: true, env: { EXTRA_VAR: 'extra' } });
+      expect(r.stdout).not.toMatch(/INPUT_|hunter2|s3cret/);
+      expect(r.stdout).toContain('MULTIARCH_EXEC_TEST_KEPT=kept');
+      expect(r.stdout).toContain('EXTRA_VAR=extra');
+      const bare = await execCommand('sh', ['-c', 'env'], { silent: true });
+      expect(bare.stdout).not.toMatch(/INPUT_|hunter2/);
+    } finally {
+      delete process.env['INPUT_REGISTRY-AUTH'];
+      delete process.env.INPUT_SECRETS;
+      delete process.env.MULTIARCH_EXEC_TEST_KEPT;
+    }
+  });
+
   it('lastLines keeps only non-empty trailing lines', () => {
     expect(lastLines('a\n\nb\nc\n', 2)).toBe('b\nc');
   });

@@ -73,7 +73,7 @@ export const execCommand: Exec = (command, args, options = {}) =>
     if (!options.silent) process.stdout.write(`[command]${[command, ...args].join(' ')}\n`);
     const child = spawn(command, [...args], {
       cwd: options.cwd,
-      env: options.env ? mergedEnv(options.env) : process.env,
+      env: childEnv(process.env, options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -119,8 +119,13 @@ export const execCommand: Exec = (command, args, options = {}) =>
       resolve({ exitCode, stdout, stderr });
     });
   });
-function mergedEnv(extra: Record<string, string>): Record<string, string> {
+/**
+ * What a tool's environment is: this process's without the runner's `INPUT_*`
+ * variables (the action's inputs, `registry-auth` and `secrets` among them: no
+ * tool reads them, so none gets a copy to print or pass on), `extra` over it.
+ */
+export function childEnv(base: Readonly<Record<string, string | undefined>>, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !/^INPUT_/i.test(k)) env[k] = v;
   return { ...env, ...extra };
 }

@@ -195,7 +195,7 @@ const execCommand = (command, args, options = {}) => new Promise((resolve, rejec
         process.stdout.write(`[command]${[command, ...args].join(' ')}\n`);
     const child = (0,external_node_child_process_namespaceObject.spawn)(command, [...args], {
         cwd: options.cwd,
-        env: options.env ? mergedEnv(options.env) : process.env,
+        env: childEnv(process.env, options.env),
         stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -249,10 +249,15 @@ const execCommand = (command, args, options = {}) => new Promise((resolve, rejec
         resolve({ exitCode, stdout, stderr });
     });
 });
-function mergedEnv(extra) {
+/**
+ * What a tool's environment is: this process's without the runner's `INPUT_*`
+ * variables (the action's inputs, `registry-auth` and `secrets` among them: no
+ * tool reads them, so none gets a copy to print or pass on), `extra` over it.
+ */
+function childEnv(base, extra = {}) {
     const env = {};
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined)
+    for (const [k, v] of Object.entries(base))
+        if (v !== undefined && !/^INPUT_/i.test(k))
             env[k] = v;
     return { ...env, ...extra };
 }
