@@ -72,7 +72,7 @@ export async function main(): Promise<void> {
     buildxPlugin,
     ensureBuildx: () =>
       ensureBuildx(
-        { ...defaultInstallDeps(directBuildx(execCommand, buildxPlugin), info, env), plugin: buildxPlugin, ...(versionMemo ? { versionMemo } : {}) },
+        defaultInstallDeps(directBuildx(execCommand, buildxPlugin), info, env, { plugin: buildxPlugin, ...(versionMemo ? { versionMemo } : {}) }),
         inputs.buildxVersion,
         inputs.buildxBaseUrl,
       ).then(() => undefined),

@@ -108,9 +108,15 @@ export interface InstallDeps {
 /** @actions/tool-cache, loaded when first used (it brings @actions/http-client and undici: start-up time). */
 const toolCache = (): Promise<typeof ToolCache> => import(/* webpackMode: "eager" */ '@actions/tool-cache');
 
-/** The real dependencies: process facts, @actions/tool-cache and node:fs. */
-export function defaultInstallDeps(exec: Exec, log: (message: string) => void, env: Record<string, string | undefined>): InstallDeps {
+/** The real dependencies: process facts, @actions/tool-cache and node:fs; `known`: the plugin's path and the version memo, where there are. */
+export function defaultInstallDeps(
+  exec: Exec,
+  log: (message: string) => void,
+  env: Record<string, string | undefined>,
+  known: Pick<InstallDeps, 'plugin' | 'versionMemo'> = {},
+): InstallDeps {
   return {
+    ...known,
     exec,
     platform: process.platform,
     arch: process.arch,

@@ -10,7 +10,7 @@
 //   3. on any failure, what this run wrote is rolled back (src/promote/rollback.ts)
 //      and the error says what was written, not written and undone.
 // Credentials for every registry were checked before the build (checkRegistries).
-import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+import { repoKey, type FetchedManifest, type RegistryClient, type Repo } from '../registry/client.js';
 import { TreeCopier, childrenOf } from '../promote/copy.js';
 import { WriteLedger, describeWrites, type WriteReport } from '../promote/ledger.js';
 import { rollbackContent, rollbackTags, type TagUndo } from '../promote/rollback.js';
@@ -110,8 +110,9 @@ export async function checkRegistries(
 export function byRepository(writes: readonly TagWrite[]): TagWrite[][] {
   const groups = new Map<string, TagWrite[]>();
   for (const w of writes) {
-    const key = `${w.repo.registry}/${w.repo.repository}`;
-    groups.set(key, [...(groups.get(key) ?? []), w]);
+    const group = groups.get(repoKey(w.repo));
+    if (group) group.push(w);
+    else groups.set(repoKey(w.repo), [w]);
   }
   return [...groups.values()];
 }
@@ -204,7 +205,7 @@ export async function tagAndPromote(
     const removed = await rollbackContent(client, copier.written, result, (m) => log.warning(m));
     if (removed) log.info(`deleted ${removed} manifest(s) this run had copied into targets`);
     const report = ledger.report();
-    const indexDeleted = result.deleted.get(`${source.registry}/${source.repository}`)?.has(indexDigest) ?? false;
+    const indexDeleted = result.deleted.get(repoKey(source))?.has(indexDigest) ?? false;
     throw new PromotionError(`${message}\n${describeWrites(report)}`, report, indexDeleted);
   }
   return { rows, writes: ledger.report() };

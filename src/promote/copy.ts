@@ -11,7 +11,7 @@
 // The first failure stops every transfer not yet started; copyTree rejects
 // with it after the ones in flight have settled.
 import { parseManifestOrIndex, isIndex, type Descriptor } from '../types/buildx.js';
-import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+import { repoKey, type FetchedManifest, type RegistryClient, type Repo } from '../registry/client.js';
 import { digestOf } from '../oci.js';
 import { Semaphore, allOrFirstError } from '../util/limit.js';
 
@@ -59,7 +59,7 @@ export function mergeReferrersIndex(existing: FetchedManifest | undefined, liste
 }
 
 /** Where a blob or tree lands: one copy per key. */
-const keyOf = (repo: Repo, digest: string): string => `${repo.registry}/${repo.repository}@${digest}`;
+const keyOf = (repo: Repo, digest: string): string => `${repoKey(repo)}@${digest}`;
 
 /** The promise under `key`, started by `start` if there is none yet (a second caller shares the first one's). */
 function once<T>(memo: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@
 // needs that manifest); content it copied into a target is deleted again.
 // Whatever cannot be undone stays in the ledger as written, so the message
 // says exactly what was left.
-import type { FetchedManifest, RegistryClient, Repo } from '../registry/client.js';
+import { repoKey, type FetchedManifest, type RegistryClient, type Repo } from '../registry/client.js';
 import { childrenOf } from './copy.js';
 import type { WriteLedger } from './ledger.js';
 import { errorMessage } from '../util/errors.js';
@@ -27,8 +27,6 @@ export interface RollbackResult {
   /** Digests deleted, per `registry/repository`. */
   deleted: Map<string, Set<string>>;
 }
-
-const key = (r: Repo): string => `${r.registry}/${r.repository}`;
 
 /** Undoes `undos` (newest first) and records each success in the ledger; never throws. */
 export async function rollbackTags(
@@ -52,7 +50,7 @@ export async function rollbackTags(
       }
     } catch (err) {
       warn(`could not undo ${u.ref}: ${errorMessage(err)}`);
-      result.leftIn.add(key(u.repo));
+      result.leftIn.add(repoKey(u.repo));
     }
   }
   // The registry deletes tags only with their manifest: indexes before their
@@ -69,17 +67,17 @@ export async function rollbackTags(
       const keep = await neededElsewhere(client, u, byDigest);
       if (keep) {
         warn(`${u.ref} left in place: ${keep}`);
-        result.leftIn.add(key(u.repo));
+        result.leftIn.add(repoKey(u.repo));
         continue;
       }
-      const deleted = result.deleted.get(key(u.repo)) ?? new Set<string>();
+      const deleted = result.deleted.get(repoKey(u.repo)) ?? new Set<string>();
       if (!deleted.has(u.digest)) await client.deleteManifest(u.repo, u.digest);
       deleted.add(u.digest);
-      result.deleted.set(key(u.repo), deleted);
+      result.deleted.set(repoKey(u.repo), deleted);
       ledger.rolledBack(u.ref, `deleted with its manifest ${u.digest}`);
     } catch (err) {
       warn(`could not undo ${u.ref}: ${errorMessage(err)}`);
-      result.leftIn.add(key(u.repo));
+      result.leftIn.add(repoKey(u.repo));
     }
   }
   return result;
@@ -90,7 +88,7 @@ export async function rollbackTags(
  * undone) points at it or at an index that lists it. Undefined when none does.
  */
 async function neededElsewhere(client: RegistryClient, u: TagUndo, undoing: readonly TagUndo[]): Promise<string | undefined> {
-  const ours = new Set(undoing.filter((x) => key(x.repo) === key(u.repo)).map((x) => x.tag));
+  const ours = new Set(undoing.filter((x) => repoKey(x.repo) === repoKey(u.repo)).map((x) => x.tag));
   for (const tag of await client.listTags(u.repo)) {
     if (ours.has(tag)) continue;
     const m = await client.getManifest(u.repo, tag);
@@ -110,12 +108,12 @@ export async function rollbackContent(
 ): Promise<number> {
   let removed = 0;
   for (const w of [...written].reverse()) {
-    if (result.leftIn.has(key(w.repo)) || result.deleted.get(key(w.repo))?.has(w.digest)) continue;
+    if (result.leftIn.has(repoKey(w.repo)) || result.deleted.get(repoKey(w.repo))?.has(w.digest)) continue;
     try {
       await client.deleteManifest(w.repo, w.digest);
       removed++;
     } catch (err) {
-      warn(`could not delete ${key(w.repo)}@${w.digest} copied by this run: ${errorMessage(err)}`);
+      warn(`could not delete ${repoKey(w.repo)}@${w.digest} copied by this run: ${errorMessage(err)}`);
     }
   }
   return removed;

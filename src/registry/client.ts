@@ -30,6 +30,14 @@ export interface Repo {
   repository: string;
 }
 
+/** `registry/repository`: one repository, as a key and in messages. */
+export function repoKey(repo: Repo): string {
+  return `${repo.registry}/${repo.repository}`;
+}
+
+/** Where `byDigest` keeps the manifest at `reference` in `repo`. */
+const manifestKey = (repo: Repo, reference: string): string => `${repoKey(repo)}@${reference}`;
+
 export interface FetchedManifest {
   raw: Buffer;
   mediaType: string;
@@ -122,7 +130,7 @@ export class RegistryClient {
   }
 
   async getManifest(repo: Repo, reference: string): Promise<FetchedManifest | undefined> {
-    const key = `${repo.registry}/${repo.repository}@${reference}`;
+    const key = manifestKey(repo, reference);
     const known = this.byDigest.get(key);
     if (known) return known;
     const res = await this.exchange({
@@ -171,7 +179,7 @@ export class RegistryClient {
    * answers a tag DELETE with 400; others with 405).
    */
   async deleteManifest(repo: Repo, reference: string): Promise<'deleted' | 'absent' | 'unsupported'> {
-    this.byDigest.delete(`${repo.registry}/${repo.repository}@${reference}`);
+    this.byDigest.delete(manifestKey(repo, reference));
     const res = await this.exchange({
       repo,
       actions: 'pull,push,delete',
